@@ -1,0 +1,7 @@
+//! One module per subcommand family; each owns its clap arguments and calls into a library crate.
+
+pub mod cog;
+pub mod extract;
+pub mod probe;
+pub mod run;
+pub mod taxonomy;

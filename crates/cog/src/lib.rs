@@ -1,0 +1,1 @@
+//! hiercog-cog (being written).

@@ -1,0 +1,1 @@
+//! hiercog-features (being written).

@@ -1,0 +1,1 @@
+//! hiercog-nn (being written).

@@ -1,0 +1,1 @@
+//! hiercog-pickle (being written).

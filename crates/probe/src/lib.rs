@@ -1,0 +1,1 @@
+//! hiercog-probe (being written).

@@ -1,0 +1,1 @@
+//! hiercog-report (being written).

@@ -1,0 +1,1 @@
+//! hiercog-store (being written).

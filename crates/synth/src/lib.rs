@@ -1,0 +1,1 @@
+//! hiercog-synth (being written).

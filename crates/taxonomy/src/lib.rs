@@ -1,0 +1,1 @@
+//! hiercog-taxonomy (being written).
