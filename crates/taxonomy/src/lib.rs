@@ -1,1 +1,26 @@
-//! hiercog-taxonomy (being written).
+//! hiercog-taxonomy: the concept hierarchy under every hiercog number.
+//!
+//! It reads WordNet 3.0 nouns (an embedded snapshot, or any WordNet dict directory) or a user is-a
+//! edge list into a [`Taxonomy`] (a DAG of concepts addressed by [`ConceptId`]), derives
+//! [`InformationContent`] from sense counts, user counts, hyponym counts or subtree membership, and
+//! computes the six classic similarity measures with NLTK's exact conventions ([`similarity`],
+//! [`Measure`]), concept-to-set similarity fast enough to rank all of ImageNet-21K
+//! ([`SetSimilarity`]), and "Making Better Mistakes" LCA-height distances ([`distance_matrix`]).
+
+mod distance;
+mod error;
+mod ic;
+mod isa;
+mod setsim;
+mod similarity;
+mod snapshot;
+mod taxonomy;
+mod wordnet;
+
+pub use distance::{distance_matrix, lca_distance, DistanceConvention, DistanceMatrix};
+pub use error::{Error, Result};
+pub use ic::InformationContent;
+pub use setsim::SetSimilarity;
+pub use similarity::{similarity, Measure};
+pub use snapshot::{read_snapshot, write_snapshot, SNAPSHOT_VERSION};
+pub use taxonomy::{ConceptId, Taxonomy};

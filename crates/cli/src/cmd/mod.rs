@@ -1,6 +1,7 @@
 //! One module per subcommand family; each owns its clap arguments and calls into a library crate.
 
 pub mod cog;
+pub mod common;
 pub mod extract;
 pub mod probe;
 pub mod run;

@@ -1,0 +1,78 @@
+//! Reader of user is-a edge lists: `parent<TAB>child` per line (or two whitespace-separated
+//! fields when the line has no tab), `#` comments and blank lines ignored, duplicate edges merged.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::taxonomy::{RawConcept, Taxonomy};
+
+pub(crate) fn read_isa_file(path: &Path) -> Result<Taxonomy> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_isa(&text, path)
+}
+
+pub(crate) fn parse_isa(text: &str, path: &Path) -> Result<Taxonomy> {
+    let mut concepts: Vec<RawConcept> = Vec::new();
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut intern = |name: &str, concepts: &mut Vec<RawConcept>| -> u32 {
+        *index.entry(name.to_string()).or_insert_with(|| {
+            concepts.push(RawConcept {
+                name: name.to_string(),
+                lemmas: vec![name.to_string()],
+                ..RawConcept::default()
+            });
+            (concepts.len() - 1) as u32
+        })
+    };
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(['\r', '\n']);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = if line.contains('\t') {
+            line.split('\t').map(str::trim).collect()
+        } else {
+            line.split_whitespace().collect()
+        };
+        let bad = |message: String| Error::IsaParse {
+            path: path.to_path_buf(),
+            line: i + 1,
+            message,
+        };
+        if fields.len() != 2 || fields.iter().any(|f| f.is_empty()) {
+            return Err(bad(format!(
+                "found {} non-empty fields in {line:?}",
+                fields.iter().filter(|f| !f.is_empty()).count()
+            )));
+        }
+        if fields[0] == fields[1] {
+            return Err(Error::Cycle {
+                path: path.to_path_buf(),
+                cycle: format!("{0} -> parent {0} (line {1})", fields[0], i + 1),
+            });
+        }
+        let p = intern(fields[0], &mut concepts);
+        let c = intern(fields[1], &mut concepts);
+        let rc = &mut concepts[c as usize];
+        if !rc.parents.contains(&p) {
+            rc.parents.push(p);
+            rc.n_hypernyms += 1;
+        }
+    }
+    if concepts.is_empty() {
+        return Err(Error::IsaParse {
+            path: path.to_path_buf(),
+            line: 0,
+            message: "no edge found".into(),
+        });
+    }
+    Taxonomy::build(concepts, false, path)
+}
