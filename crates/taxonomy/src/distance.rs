@@ -1,18 +1,46 @@
-//! LCA-height distances between labels ("Making Better Mistakes", Bertinetto et al. 2020).
+//! LCA-height distances between labels ("Making Better Mistakes", Bertinetto et al. 2020), for
+//! mistake severity and hierarchical distance@k.
+//!
+//! WordNet is a DAG, the paper's hierarchy a tree over the label set; hiercog defines the distance
+//! on the hierarchy *induced by the label set*: the labels and all their ancestors, with the
+//! taxonomy's is-a edges between them (chains are kept, not collapsed). In it:
+//!
+//! - height h(x) = 0 for a label with no label below it, else 1 + the largest height among its
+//!   children in the induced hierarchy (the longest downward path to a label);
+//! - [`DistanceConvention::LcaHeight`]: d(A, B) = min over common ancestors x of h(x), which is
+//!   the height of the lowest common ancestor (h grows strictly upwards, so the minimum sits at a
+//!   lowest one); in a tree whose leaves are the labels this is exactly the paper's h(LCA);
+//! - [`DistanceConvention::PaddedLcaHeight`]: d(A, B) = D - max over common ancestors x of
+//!   max_depth(x), D = the largest max_depth of a label: the LCA height once every label is padded
+//!   down to depth D, the convention of the fiveai/making-better-mistakes distance files;
+//! - d(A, A) = 0 in both conventions, and a pair without a common ancestor gets +infinity.
 
-use crate::error::Result;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
 use crate::taxonomy::{ConceptId, Taxonomy};
 
-/// Which LCA height to use.
+/// Which LCA height to use (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DistanceConvention {
-    /// Height of the lowest common ancestor in the hierarchy induced by the label set
-    /// (labels at the bottom have height 0).
+    /// Height of the lowest common ancestor in the hierarchy induced by the label set.
     #[default]
     LcaHeight,
-    /// Every label padded down to the deepest label's depth: D - depth(LCA), the convention of
-    /// the making-better-mistakes reference files.
+    /// D - depth(LCA), D = deepest label depth: every label padded to the same depth.
     PaddedLcaHeight,
+}
+
+impl std::str::FromStr for DistanceConvention {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "height" | "lca-height" => Ok(DistanceConvention::LcaHeight),
+            "padded" | "padded-lca-height" => Ok(DistanceConvention::PaddedLcaHeight),
+            _ => Err(format!(
+                "unknown distance convention {s:?}: use `height` or `padded`"
+            )),
+        }
+    }
 }
 
 /// Symmetric n×n matrix of distances between `labels`, row-major.
@@ -35,18 +63,23 @@ impl DistanceMatrix {
     pub fn get(&self, i: usize, j: usize) -> f64 {
         self.data[i * self.len() + j]
     }
-    /// Row `i`.
+    /// Row `i`: distances from label `i` to every label.
     pub fn row(&self, i: usize) -> &[f64] {
         let n = self.len();
         &self.data[i * n..(i + 1) * n]
     }
-    /// Largest distance (0 for fewer than two labels).
+    /// Largest finite distance (0 for fewer than two labels): the normaliser of soft labels.
     pub fn max(&self) -> f64 {
-        self.data.iter().copied().fold(0.0, f64::max)
+        self.data
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max)
     }
 }
 
-/// Distance between two concepts, taking `{a, b}` as the label set.
+/// Distance between two concepts, taking `{a, b}` as the label set (for a fixed label set,
+/// whose heights depend on all its labels, use [`distance_matrix`]).
 pub fn lca_distance(
     tax: &Taxonomy,
     a: ConceptId,
@@ -56,12 +89,74 @@ pub fn lca_distance(
     Ok(distance_matrix(tax, &[a, b], conv)?.get(0, 1))
 }
 
-/// All pairwise distances of `labels` under `conv`.
+/// All pairwise distances of `labels` under `conv` (rows in parallel).
 pub fn distance_matrix(
     tax: &Taxonomy,
     labels: &[ConceptId],
     conv: DistanceConvention,
 ) -> Result<DistanceMatrix> {
-    let _ = (tax, labels, conv);
-    todo!()
+    if labels.is_empty() {
+        return Err(Error::Empty("the label set"));
+    }
+    if let Some(c) = labels.iter().find(|c| c.index() >= tax.len()) {
+        return Err(Error::BadConceptId(c.0));
+    }
+    let n = tax.len();
+    let mut induced = vec![false; n];
+    for &l in labels {
+        for a in tax.ancestors(l) {
+            induced[a.index()] = true;
+        }
+    }
+    // Value minimised over common ancestors: h(x) or D - max_depth(x).
+    let key: Vec<f64> = match conv {
+        DistanceConvention::LcaHeight => {
+            let mut h = vec![0u32; n];
+            for &x in tax.topological_order().iter().rev() {
+                if induced[x.index()] {
+                    h[x.index()] = tax
+                        .children(x)
+                        .iter()
+                        .filter(|y| induced[y.index()])
+                        .map(|y| h[y.index()] + 1)
+                        .max()
+                        .unwrap_or(0);
+                }
+            }
+            h.into_iter().map(f64::from).collect()
+        }
+        DistanceConvention::PaddedLcaHeight => {
+            let d = labels.iter().map(|&l| tax.max_depth(l)).max().unwrap_or(0) as f64;
+            tax.all().map(|x| d - tax.max_depth(x) as f64).collect()
+        }
+    };
+    let ancestors: Vec<Vec<ConceptId>> = labels.par_iter().map(|&l| tax.ancestors(l)).collect();
+    let m = labels.len();
+    let mut data = vec![0.0; m * m];
+    data.par_chunks_mut(m).enumerate().for_each(|(i, row)| {
+        for (j, out) in row.iter_mut().enumerate() {
+            if labels[i] == labels[j] {
+                continue;
+            }
+            let mut best = f64::INFINITY;
+            let (x, y) = (&ancestors[i], &ancestors[j]);
+            let (mut p, mut q) = (0, 0);
+            while p < x.len() && q < y.len() {
+                match x[p].cmp(&y[q]) {
+                    std::cmp::Ordering::Less => p += 1,
+                    std::cmp::Ordering::Greater => q += 1,
+                    std::cmp::Ordering::Equal => {
+                        best = best.min(key[x[p].index()]);
+                        p += 1;
+                        q += 1;
+                    }
+                }
+            }
+            *out = best;
+        }
+    });
+    Ok(DistanceMatrix {
+        labels: labels.to_vec(),
+        data,
+    })
 }

@@ -323,6 +323,12 @@ impl Taxonomy {
         self.min_depth[c.index()] as usize
     }
 
+    /// The largest [`Taxonomy::max_depth`] of any concept (19 for WordNet nouns): NLTK's
+    /// `_compute_max_depth`, the `D` of Leacock-Chodorow.
+    pub fn taxonomy_max_depth(&self) -> usize {
+        self.max_depth.iter().copied().max().unwrap_or(0) as usize
+    }
+
     /// Length of the longest path up to a root (NLTK `max_depth`).
     pub fn max_depth(&self, c: ConceptId) -> usize {
         self.max_depth[c.index()] as usize
