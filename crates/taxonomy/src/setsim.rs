@@ -5,13 +5,14 @@
 //! with m(a) the smallest IC of a set member under a (the largest when IC(a) < 0), precomputed
 //! once for all concepts. A candidate costs one walk over its ancestors instead of |Set|
 //! pairwise comparisons. The other measures (and Lin cases the trick does not cover: a set
-//! member with negative IC, a candidate with IC <= 0) compare pairwise with precomputed ancestor
-//! lists.
+//! member with negative IC, a candidate with IC <= 0, or with NLTK's 1e300 "infinite" IC, where
+//! floating-point absorption makes every member under an ancestor tie) compare pairwise with
+//! precomputed ancestor lists.
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::ic::InformationContent;
+use crate::ic::{InformationContent, IC_INFINITY};
 use crate::similarity::{pair_similarity, Measure, Upward};
 use crate::taxonomy::{ConceptId, Taxonomy};
 
@@ -94,7 +95,7 @@ impl<'a> SetSimilarity<'a> {
             (Strategy::Subsumer(below), Some(ic)) if self.measure == Measure::Resnik => {
                 best_resnik(self.tax, ic, below, c)
             }
-            (Strategy::Subsumer(below), Some(ic)) if ic.ic(c) > 0.0 => {
+            (Strategy::Subsumer(below), Some(ic)) if ic.ic(c) > 0.0 && ic.ic(c) < IC_INFINITY => {
                 best_lin(self.tax, ic, below, c)
             }
             _ => self.best_pairwise(c),

@@ -424,14 +424,11 @@ fn describe_cycle(concepts: &[RawConcept], parents: &[Vec<ConceptId>], indeg: &[
     let mut order = vec![start];
     let mut pos = HashMap::from([(start, 0usize)]);
     let mut cur = start;
-    loop {
-        let Some(next) = parents[cur]
-            .iter()
-            .map(|p| p.index())
-            .find(|&p| indeg[p] > 0)
-        else {
-            break;
-        };
+    while let Some(next) = parents[cur]
+        .iter()
+        .map(|p| p.index())
+        .find(|&p| indeg[p] > 0)
+    {
         if let Some(&k) = pos.get(&next) {
             let cyc: Vec<&str> = order[k..]
                 .iter()
