@@ -1,1 +1,35 @@
-//! hiercog-probe (being written).
+//! hiercog-probe: linear and k-NN probes on frozen features — the ImageNet-CoG evaluation protocol,
+//! exact (the reference's SGD) and fast (full-batch L-BFGS on a warm-started regularisation path).
+//!
+//! Main types:
+//! * [`Samples`] / [`OwnedSamples`]: a row-major labelled feature matrix (what every solver takes);
+//! * [`LogisticRegressionParams`] → [`FittedLogReg`]: multinomial logistic regression, solvers
+//!   [`Solver::Lbfgs`] ([`LbfgsParams`]) and [`Solver::Sgd`] ([`SgdParams`]);
+//! * [`KnnParams`]: DINO-style weighted k-NN on cosine similarity;
+//! * [`run_protocol`] with a [`ProtocolConfig`] → [`ProbeResult`]: split, search, final fit, metrics;
+//! * [`TopK`], [`mistake_severity`], [`average_hierarchical_distance`]: flat and hierarchical metrics.
+//!
+//! The library never touches the terminal: progress goes through a [`ProgressEvent`] callback.
+
+mod data;
+mod error;
+mod knn;
+mod logreg;
+mod metrics;
+mod objective;
+mod protocol;
+mod sampling;
+
+pub use data::{OwnedSamples, Samples};
+pub use error::{ProbeError, Result};
+pub use knn::KnnParams;
+pub use logreg::{FitInfo, FittedLogReg, LbfgsParams, LogisticRegressionParams, SgdParams, Solver};
+pub use metrics::{
+    average_hierarchical_distance, hierarchical_metrics, mistake_severity, HierarchicalMetrics,
+    TopK,
+};
+pub use protocol::{
+    run_protocol, FastSearch, HyperParams, ProbeResult, ProgressEvent, ProtocolConfig, SgdSearch,
+    SolverKind, TestMetrics, Trial,
+};
+pub use sampling::{few_shot, stratified_split, Split};

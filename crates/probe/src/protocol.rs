@@ -1,0 +1,529 @@
+//! The ImageNet-CoG evaluation protocol on one (train, test) pair, one seed and one shot count:
+//! stratified train/val split → hyper-parameter search on it → final fit on the full train set →
+//! test top-1/top-5, loss and (given class distances) hierarchical metrics; optionally a k-NN probe.
+//!
+//! Search, per solver:
+//! * `fast`: a regularisation path. λ runs from `l2_max` down to `l2_min` on a log grid of `trials`
+//!   points, each fit warm-started from the previous one (the solution moves little between
+//!   neighbouring λ, so later fits take few iterations); the path stops after `patience` points
+//!   without a val improvement. The final fit starts from the best path point's weights.
+//! * `sgd`: the reference's search space (lr log-uniform [0.1, 100], weight decay log-uniform
+//!   [1e-12, 1e-4], 30 trials, objective = last-epoch val top-1) explored by seeded random search.
+//!   The reference uses Optuna's multivariate TPE, which concentrates later trials near good ones;
+//!   random search draws from the same space without that adaptivity (same ranges and budget,
+//!   somewhat less focused; Optuna's own first 10 TPE trials are random draws too).
+
+use std::time::Instant;
+
+use hiercog_taxonomy::DistanceMatrix;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Samples;
+use crate::error::{ProbeError, Result};
+use crate::knn::KnnParams;
+use crate::logreg::{
+    FitInfo, FittedLogReg, LbfgsParams, LogisticRegressionParams, SgdParams, Solver,
+};
+use crate::metrics::{hierarchical_metrics, HierarchicalMetrics, TopK};
+use crate::sampling::{few_shot, stratified_split};
+
+/// Which solver the protocol runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SolverKind {
+    /// L-BFGS on a warm-started regularisation path (default).
+    Fast,
+    /// The reference's SGD with random search over (lr, weight decay).
+    Sgd,
+}
+
+/// Search space and budget of the `fast` solver's regularisation path.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FastSearch {
+    /// Largest λ (start of the path).
+    pub l2_max: f64,
+    /// Smallest λ (end of the path).
+    pub l2_min: f64,
+    /// Points on the path (log-spaced, both ends included).
+    pub trials: usize,
+    /// Stop the path after this many points without a val top-1 improvement.
+    pub patience: usize,
+    /// Solver settings for each fit (its `l2` is overwritten by the path).
+    pub lbfgs: LbfgsParams,
+}
+
+impl Default for FastSearch {
+    fn default() -> Self {
+        Self {
+            l2_max: 1e-1,
+            l2_min: 1e-7,
+            trials: 13,
+            patience: 3,
+            lbfgs: LbfgsParams::default(),
+        }
+    }
+}
+
+/// Search space and budget of the `sgd` solver (the reference's defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SgdSearch {
+    /// Learning-rate range, sampled log-uniformly.
+    pub lr: (f64, f64),
+    /// Weight-decay range, sampled log-uniformly.
+    pub weight_decay: (f64, f64),
+    /// Number of random-search trials.
+    pub trials: usize,
+    /// Momentum, epochs and batch size of every fit (lr, wd and seed are set by the search).
+    pub sgd: SgdParams,
+}
+
+impl Default for SgdSearch {
+    fn default() -> Self {
+        Self {
+            lr: (0.1, 100.0),
+            weight_decay: (1e-12, 1e-4),
+            trials: 30,
+            sgd: SgdParams::default(),
+        }
+    }
+}
+
+/// Everything that defines a protocol run besides the data, the seed and the shot count.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolConfig {
+    /// Solver family.
+    pub solver: SolverKind,
+    /// Fraction of each class held out for validation (reference: 0.2).
+    pub val_fraction: f64,
+    /// `fast` search.
+    pub fast: FastSearch,
+    /// `sgd` search.
+    pub sgd: SgdSearch,
+    /// Few-shot: keep a class with fewer rows than the shot count instead of failing.
+    pub allow_fewer: bool,
+    /// Also run the k-NN probe.
+    pub knn: Option<KnnParams>,
+}
+
+impl Default for ProtocolConfig {
+    fn default() -> Self {
+        Self {
+            solver: SolverKind::Fast,
+            val_fraction: 0.2,
+            fast: FastSearch::default(),
+            sgd: SgdSearch::default(),
+            allow_fewer: false,
+            knn: None,
+        }
+    }
+}
+
+/// Hyper-parameters of one fit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "solver", rename_all = "lowercase")]
+pub enum HyperParams {
+    /// `fast`: the L2 strength on the mean-loss objective.
+    Fast { l2: f64 },
+    /// `sgd`: learning rate and weight decay.
+    Sgd { lr: f64, weight_decay: f64 },
+}
+
+/// One search trial and its validation accuracy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// Its hyper-parameters.
+    pub params: HyperParams,
+    /// Validation top-1 (percent); `None` when the fit diverged.
+    pub val_top1: Option<f64>,
+    /// Iterations or epochs run.
+    pub iterations: usize,
+}
+
+/// Test metrics of a classifier (linear or k-NN).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestMetrics {
+    /// Top-1 accuracy, percent.
+    pub top1: f64,
+    /// Top-5 accuracy, percent (top-C when C < 5).
+    pub top5: f64,
+    /// Hierarchical metrics when class distances were given.
+    pub hierarchical: Option<HierarchicalMetrics>,
+}
+
+/// The outcome of one protocol run (serialisable into the results store).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// The configuration that produced it.
+    pub config: ProtocolConfig,
+    /// The run's seed.
+    pub seed: u64,
+    /// Samples per class for few-shot runs; `None` for all data.
+    pub shots: Option<usize>,
+    /// Linear probe test metrics.
+    pub test: TestMetrics,
+    /// Mean test cross-entropy of the linear probe.
+    pub loss: f64,
+    /// Chosen hyper-parameters.
+    pub chosen: HyperParams,
+    /// All search trials, in order.
+    pub trials: Vec<Trial>,
+    /// Diagnostics of the final fit.
+    pub final_fit: FitInfo,
+    /// k-NN test metrics, when asked for.
+    pub knn: Option<TestMetrics>,
+    /// Rows used to train the final classifier.
+    pub train_rows: usize,
+    /// Test rows.
+    pub test_rows: usize,
+    /// Classes.
+    pub classes: usize,
+    /// Feature dimension.
+    pub dim: usize,
+    /// Wall-clock seconds of the whole run.
+    pub wall_seconds: f64,
+}
+
+/// What the protocol reports while it runs; fits are numbered `0..fits` (search trials, then the final fit).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProgressEvent {
+    /// A fit begins.
+    FitStarted {
+        fit: usize,
+        fits: usize,
+        label: String,
+    },
+    /// Iteration/epoch `done` of at most `total` of the current fit.
+    Step {
+        fit: usize,
+        fits: usize,
+        done: usize,
+        total: usize,
+    },
+    /// A fit ended; `val_top1` for search trials.
+    FitFinished {
+        fit: usize,
+        fits: usize,
+        val_top1: Option<f64>,
+    },
+    /// The k-NN probe is running.
+    Knn,
+}
+
+/// Derives independent seeds for the split, the few-shot draw, the search and the final fit.
+fn sub_seed(seed: u64, purpose: u64) -> u64 {
+    // splitmix64 of (seed, purpose).
+    let mut z = seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn test_metrics(topk: &TopK, labels: &[u32], dist: Option<&DistanceMatrix>) -> Result<TestMetrics> {
+    Ok(TestMetrics {
+        top1: topk.accuracy(labels, 1),
+        top5: topk.accuracy(labels, 5),
+        hierarchical: dist
+            .map(|d| hierarchical_metrics(topk, labels, d))
+            .transpose()?,
+    })
+}
+
+fn log_grid(hi: f64, lo: f64, n: usize) -> Vec<f64> {
+    if n == 1 {
+        return vec![hi];
+    }
+    let (a, b) = (hi.ln(), lo.ln());
+    (0..n)
+        .map(|i| (a + (b - a) * i as f64 / (n - 1) as f64).exp())
+        .collect()
+}
+
+fn check_config(cfg: &ProtocolConfig) -> Result<()> {
+    let bad = |name, value: String, hint| Err(ProbeError::InvalidParam { name, value, hint });
+    match cfg.solver {
+        SolverKind::Fast => {
+            let f = &cfg.fast;
+            if !(f.l2_min > 0.0 && f.l2_max >= f.l2_min && f.l2_max.is_finite()) {
+                return bad(
+                    "l2 range",
+                    format!("[{}, {}]", f.l2_min, f.l2_max),
+                    "needs 0 < l2_min <= l2_max",
+                );
+            }
+            if f.trials == 0 || f.patience == 0 {
+                return bad(
+                    "trials/patience",
+                    format!("{}/{}", f.trials, f.patience),
+                    "must be at least 1",
+                );
+            }
+        }
+        SolverKind::Sgd => {
+            let s = &cfg.sgd;
+            let ok = |(lo, hi): (f64, f64)| lo > 0.0 && hi >= lo && hi.is_finite();
+            if !ok(s.lr) || !ok(s.weight_decay) || s.trials == 0 {
+                return bad(
+                    "sgd search",
+                    format!("lr {:?} wd {:?} trials {}", s.lr, s.weight_decay, s.trials),
+                    "ranges need 0 < low <= high and at least one trial",
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs the protocol on preprocessed features. `train` and `test` must share `dim` and
+/// `num_classes`; `dist` (classes × classes) enables hierarchical metrics.
+pub fn run_protocol(
+    train: Samples<'_>,
+    test: Samples<'_>,
+    cfg: &ProtocolConfig,
+    seed: u64,
+    shots: Option<usize>,
+    dist: Option<&DistanceMatrix>,
+    progress: &dyn Fn(ProgressEvent),
+) -> Result<ProbeResult> {
+    let start = Instant::now();
+    check_config(cfg)?;
+    if train.dim() != test.dim() || train.num_classes() != test.num_classes() {
+        return Err(ProbeError::InvalidData(format!(
+            "train is {}-d with {} classes but test is {}-d with {} classes",
+            train.dim(),
+            train.num_classes(),
+            test.dim(),
+            test.num_classes()
+        )));
+    }
+    if let Some(d) = dist {
+        if d.len() != train.num_classes() {
+            return Err(ProbeError::DistanceShape {
+                got: d.len(),
+                expected: train.num_classes(),
+            });
+        }
+    }
+    // Search on a train/val split of the train set (few-shot: draw the shots from its train part).
+    let split = stratified_split(train, cfg.val_fraction, sub_seed(seed, 1))?;
+    let search_rows = match shots {
+        Some(s) => few_shot(
+            train,
+            Some(&split.train),
+            s,
+            cfg.allow_fewer,
+            sub_seed(seed, 2),
+        )?,
+        None => split.train,
+    };
+    let trn = train.gather(&search_rows);
+    let val = train.gather(&split.val);
+    let fits = match cfg.solver {
+        SolverKind::Fast => cfg.fast.trials + 1,
+        SolverKind::Sgd => cfg.sgd.trials + 1,
+    };
+    let (chosen, trials, warm) = search(trn.view(), val.view(), cfg, seed, fits, progress)?;
+
+    // Final fit on the full train set (few-shot: a fresh draw from all of it).
+    let final_rows;
+    let final_set;
+    let final_view = match shots {
+        Some(s) => {
+            final_rows = few_shot(train, None, s, cfg.allow_fewer, sub_seed(seed, 3))?;
+            final_set = train.gather(&final_rows);
+            final_set.view()
+        }
+        None => train,
+    };
+    let fit = fits - 1;
+    progress(ProgressEvent::FitStarted {
+        fit,
+        fits,
+        label: "final fit".into(),
+    });
+    let params = solver_params(cfg, &chosen, sub_seed(seed, 4))?;
+    let model = params.fit(final_view, warm.as_ref(), &mut |done, total| {
+        progress(ProgressEvent::Step {
+            fit,
+            fits,
+            done,
+            total,
+        })
+    })?;
+    progress(ProgressEvent::FitFinished {
+        fit,
+        fits,
+        val_top1: None,
+    });
+    let (topk, loss) = model.evaluate(test, 5)?;
+    let linear = test_metrics(&topk, test.labels(), dist)?;
+    let knn = match &cfg.knn {
+        Some(p) => {
+            progress(ProgressEvent::Knn);
+            let t = p.predict_topk(final_view, test.x(), 5)?;
+            Some(test_metrics(&t, test.labels(), dist)?)
+        }
+        None => None,
+    };
+    Ok(ProbeResult {
+        config: cfg.clone(),
+        seed,
+        shots,
+        test: linear,
+        loss,
+        chosen,
+        trials,
+        final_fit: model.info.clone(),
+        knn,
+        train_rows: final_view.rows(),
+        test_rows: test.rows(),
+        classes: train.num_classes(),
+        dim: train.dim(),
+        wall_seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn solver_params(
+    cfg: &ProtocolConfig,
+    hp: &HyperParams,
+    seed: u64,
+) -> Result<LogisticRegressionParams> {
+    LogisticRegressionParams::new(match *hp {
+        HyperParams::Fast { l2 } => Solver::Lbfgs(LbfgsParams {
+            l2,
+            ..cfg.fast.lbfgs.clone()
+        }),
+        HyperParams::Sgd { lr, weight_decay } => Solver::Sgd(SgdParams {
+            lr,
+            weight_decay,
+            seed,
+            ..cfg.sgd.sgd.clone()
+        }),
+    })
+}
+
+/// Searches hyper-parameters; returns the best, all trials, and (fast) the warm start for the final fit.
+fn search(
+    trn: Samples<'_>,
+    val: Samples<'_>,
+    cfg: &ProtocolConfig,
+    seed: u64,
+    fits: usize,
+    progress: &dyn Fn(ProgressEvent),
+) -> Result<(HyperParams, Vec<Trial>, Option<FittedLogReg>)> {
+    let candidates: Vec<HyperParams> = match cfg.solver {
+        SolverKind::Fast => log_grid(cfg.fast.l2_max, cfg.fast.l2_min, cfg.fast.trials)
+            .into_iter()
+            .map(|l2| HyperParams::Fast { l2 })
+            .collect(),
+        SolverKind::Sgd => {
+            let mut rng = ChaCha8Rng::seed_from_u64(sub_seed(seed, 5));
+            let s = &cfg.sgd;
+            let mut log_uniform = |(lo, hi): (f64, f64)| rng.random_range(lo.ln()..=hi.ln()).exp();
+            (0..s.trials)
+                .map(|_| {
+                    let lr = log_uniform(s.lr);
+                    let weight_decay = log_uniform(s.weight_decay);
+                    HyperParams::Sgd { lr, weight_decay }
+                })
+                .collect()
+        }
+    };
+    let mut trials = Vec::new();
+    let mut best: Option<(f64, usize, Option<FittedLogReg>)> = None;
+    let mut warm: Option<FittedLogReg> = None;
+    let mut since_best = 0;
+    for (fit, hp) in candidates.into_iter().enumerate() {
+        progress(ProgressEvent::FitStarted {
+            fit,
+            fits,
+            label: match hp {
+                HyperParams::Fast { l2 } => format!("λ={l2:.1e}"),
+                HyperParams::Sgd { lr, weight_decay } => {
+                    format!("lr={lr:.3} wd={weight_decay:.1e}")
+                }
+            },
+        });
+        let params = solver_params(cfg, &hp, sub_seed(seed, 100 + fit as u64))?;
+        let outcome = params.fit(trn, warm.as_ref(), &mut |done, total| {
+            progress(ProgressEvent::Step {
+                fit,
+                fits,
+                done,
+                total,
+            })
+        });
+        let (val_top1, iterations, model) = match outcome {
+            Ok(m) if !m.info.diverged => {
+                let (t, _) = m.evaluate(val, 1)?;
+                (
+                    Some(t.accuracy(val.labels(), 1)),
+                    m.info.iterations,
+                    Some(m),
+                )
+            }
+            Ok(m) => (None, m.info.iterations, None),
+            Err(ProbeError::NonFinite { .. }) => (None, 0, None),
+            Err(e) => return Err(e),
+        };
+        progress(ProgressEvent::FitFinished {
+            fit,
+            fits,
+            val_top1,
+        });
+        trials.push(Trial {
+            params: hp,
+            val_top1,
+            iterations,
+        });
+        let improved = match (val_top1, &best) {
+            (Some(v), Some((b, _, _))) => v > *b,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let is_fast = cfg.solver == SolverKind::Fast;
+        if improved {
+            since_best = 0;
+            best = Some((
+                val_top1.unwrap_or(f64::NAN),
+                fit,
+                model.clone().filter(|_| is_fast),
+            ));
+        } else {
+            since_best += 1;
+        }
+        if is_fast {
+            warm = model;
+            if since_best >= cfg.fast.patience {
+                break;
+            }
+        }
+    }
+    let Some((_, idx, warm)) = best else {
+        return Err(ProbeError::NonFinite {
+            loss: f64::NAN,
+            stage: format!("every one of the {} search trials", trials.len()),
+        });
+    };
+    Ok((trials[idx].params.clone(), trials, warm))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_grid_spans_both_ends() {
+        let g = log_grid(1e-1, 1e-7, 13);
+        assert_eq!(g.len(), 13);
+        assert!((g[0] - 1e-1).abs() < 1e-12 && (g[12] - 1e-7).abs() < 1e-18);
+        assert!((g[2] - 1e-2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sub_seeds_differ() {
+        assert_ne!(sub_seed(22, 1), sub_seed(22, 2));
+        assert_ne!(sub_seed(22, 1), sub_seed(37, 1));
+    }
+}
