@@ -272,7 +272,8 @@ impl Figure for LineFigure<'_> {
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 17))
             .light_line_style(RGBColor(235, 235, 235))
-            .x_label_formatter(&fmt_x);
+            .x_label_formatter(&fmt_x)
+            .y_label_formatter(&|v: &f64| fmt_num(*v));
         mesh.draw().map_err(e)?;
 
         for (i, s) in self.series.iter().enumerate() {
@@ -601,6 +602,7 @@ impl Figure for BarFigure<'_> {
             .disable_x_mesh()
             .light_line_style(RGBColor(235, 235, 235))
             .x_label_formatter(&cat_name)
+            .y_label_formatter(&|v: &f64| fmt_num(*v))
             .draw()
             .map_err(e)?;
         let slot = 0.8 / self.names.len() as f64;
