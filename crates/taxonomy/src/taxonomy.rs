@@ -198,6 +198,15 @@ impl Taxonomy {
         self.index.get(name).copied()
     }
 
+    /// Concepts having `lemma` among their lemmas (case-insensitive; spaces match `_`), in id
+    /// order: how to find the wnid of "dog".
+    pub fn find_by_lemma(&self, lemma: &str) -> Vec<ConceptId> {
+        let want = lemma.trim().replace(' ', "_").to_lowercase();
+        self.all()
+            .filter(|&c| self.lemmas(c).iter().any(|l| l.to_lowercase() == want))
+            .collect()
+    }
+
     /// wnid (`n02084071`) or user label.
     pub fn name(&self, c: ConceptId) -> &str {
         &self.concepts[c.index()].name

@@ -11,19 +11,28 @@ use hiercog_taxonomy::{ConceptId, InformationContent, Taxonomy};
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct TaxonomySource {
     /// Read WordNet from this dict directory (holding data.noun, index.noun, cntlist.rev) instead
-    /// of the embedded WordNet 3.0 snapshot, e.g. /usr/share/wordnet on Debian.
-    #[arg(long, env = "WORDNET_DIR", value_name = "DIR", global = true)]
+    /// of the embedded WordNet 3.0 snapshot, e.g. /usr/share/wordnet on Debian. The WORDNET_DIR
+    /// environment variable does the same.
+    #[arg(long, value_name = "DIR", global = true)]
     pub wordnet_dir: Option<PathBuf>,
     /// Use your own hierarchy instead of WordNet: a file of `parent<TAB>child` lines (a concept
     /// may have several parents; cycles are rejected). Concept names are then your labels.
-    #[arg(long = "taxonomy", value_name = "FILE", global = true, conflicts_with = "wordnet_dir")]
+    #[arg(
+        long = "taxonomy",
+        value_name = "FILE",
+        global = true,
+        conflicts_with = "wordnet_dir"
+    )]
     pub taxonomy_file: Option<PathBuf>,
 }
 
 impl TaxonomySource {
     /// Loads the chosen taxonomy (the embedded one is decoded once per process).
     pub fn load(&self) -> anyhow::Result<Arc<Taxonomy>> {
-        Ok(Taxonomy::from_env_or_embedded(self.wordnet_dir.as_deref(), self.taxonomy_file.as_deref())?)
+        Ok(Taxonomy::from_env_or_embedded(
+            self.wordnet_dir.as_deref(),
+            self.taxonomy_file.as_deref(),
+        )?)
     }
 }
 
@@ -91,7 +100,8 @@ impl IcSource {
 
 /// Reads `concept<TAB>count` lines (`#` comments allowed).
 fn read_counts(tax: &Taxonomy, path: &std::path::Path) -> anyhow::Result<Vec<(ConceptId, f64)>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read counts file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read counts file {}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
@@ -103,10 +113,40 @@ fn read_counts(tax: &Taxonomy, path: &std::path::Path) -> anyhow::Result<Vec<(Co
             .split_once(['\t', ' '])
             .with_context(|| format!("{}: expected `concept<TAB>count`, found {line:?}", at()))?;
         let id = tax.id(name.trim()).with_context(at)?;
-        let count: f64 = count.trim().parse().with_context(|| format!("{}: count {count:?} is not a number", at()))?;
+        let count: f64 = count
+            .trim()
+            .parse()
+            .with_context(|| format!("{}: count {count:?} is not a number", at()))?;
         out.push((id, count));
     }
     Ok(out)
+}
+
+/// Resolves a concept name; when it is not one, suggests concepts having it as a lemma.
+pub fn resolve_concept(tax: &Taxonomy, name: &str) -> anyhow::Result<ConceptId> {
+    tax.id(name).map_err(|e| {
+        let found = tax.find_by_lemma(name);
+        if found.is_empty() {
+            return anyhow::Error::new(e);
+        }
+        let hint: Vec<String> = found
+            .iter()
+            .take(8)
+            .map(|&c| {
+                format!(
+                    "{} ({}: {})",
+                    tax.name(c),
+                    tax.nltk_name(c),
+                    tax.gloss(c)
+                        .unwrap_or("")
+                        .chars()
+                        .take(60)
+                        .collect::<String>()
+                )
+            })
+            .collect();
+        anyhow::Error::new(e).context(format!("{name:?} is a lemma of: {}", hint.join("; ")))
+    })
 }
 
 /// Resolves one concept name per line (`#` comments and blank lines skipped); `what` names the
@@ -118,13 +158,17 @@ pub fn resolve_list(tax: &Taxonomy, text: &str, what: &str) -> anyhow::Result<Ve
         if name.is_empty() {
             continue;
         }
-        out.push(tax.id(name).with_context(|| format!("{what}, line {}", i + 1))?);
+        out.push(
+            tax.id(name)
+                .with_context(|| format!("{what}, line {}", i + 1))?,
+        );
     }
     Ok(out)
 }
 
 /// Reads a file of concept names, one per line.
 pub fn read_concept_list(tax: &Taxonomy, path: &std::path::Path) -> anyhow::Result<Vec<ConceptId>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     resolve_list(tax, &text, &path.display().to_string())
 }
