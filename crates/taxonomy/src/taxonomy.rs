@@ -273,11 +273,6 @@ impl Taxonomy {
         self.concepts[c.index()].sense_count
     }
 
-    /// `c` and every concept above it, deduplicated, sorted by id.
-    pub fn ancestors(&self, c: ConceptId) -> Vec<ConceptId> {
-        self.closure(c, |t, x| t.parents(x))
-    }
-
     /// `c` and every concept below it, deduplicated, sorted by id.
     pub fn descendants(&self, c: ConceptId) -> Vec<ConceptId> {
         self.closure(c, |t, x| t.children(x))
@@ -362,20 +357,29 @@ impl Taxonomy {
     /// Upward breadth-first distances from `c` to each of its ancestors (itself at 0), as
     /// NLTK's `_shortest_hypernym_paths`; sorted by concept id.
     pub fn ancestor_distances(&self, c: ConceptId) -> Vec<(ConceptId, u32)> {
-        let mut dist: HashMap<ConceptId, u32> = HashMap::new();
-        let mut queue = std::collections::VecDeque::from([(c, 0u32)]);
-        while let Some((x, d)) = queue.pop_front() {
-            if dist.contains_key(&x) {
-                continue;
-            }
-            dist.insert(x, d);
+        // Breadth-first: the first visit of a concept is at its shortest distance. Ancestor sets
+        // are small (tens), so the output vector doubles as the visited set (cheaper than hashing).
+        let mut out: Vec<(ConceptId, u32)> = vec![(c, 0)];
+        let mut head = 0;
+        while head < out.len() {
+            let (x, d) = out[head];
+            head += 1;
             for &p in self.parents(x) {
-                queue.push_back((p, d + 1));
+                if !out.iter().any(|&(y, _)| y == p) {
+                    out.push((p, d + 1));
+                }
             }
         }
-        let mut out: Vec<(ConceptId, u32)> = dist.into_iter().collect();
         out.sort_unstable();
         out
+    }
+
+    /// `c` and every concept above it, deduplicated, sorted by id.
+    pub fn ancestors(&self, c: ConceptId) -> Vec<ConceptId> {
+        self.ancestor_distances(c)
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect()
     }
 
     /// Lowest common subsumers of `a` and `b` as NLTK's `lowest_common_hypernyms(use_min_depth=True)`:
