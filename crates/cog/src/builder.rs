@@ -84,6 +84,15 @@ pub enum Cuts {
         /// Concepts per level M.
         per_level: usize,
     },
+    /// `levels` consecutive equal-count bands of the whole ranking, each sampled down to
+    /// `per_level` concepts at evenly spaced ranks: levels that span the full similarity range when
+    /// more concepts are eligible than needed (e.g. ImageNet-CoG without its image-count filter).
+    Spread {
+        /// Number of levels K.
+        levels: usize,
+        /// Concepts per level M.
+        per_level: usize,
+    },
     /// `levels` levels of equal similarity width between the highest and the lowest eligible
     /// similarity (L1 = highest band); sizes vary.
     EqualWidth {
@@ -99,7 +108,9 @@ impl Cuts {
     /// Number of levels.
     pub fn levels(&self) -> usize {
         match self {
-            Cuts::Blocks { levels, .. } | Cuts::EqualWidth { levels } => *levels,
+            Cuts::Blocks { levels, .. }
+            | Cuts::Spread { levels, .. }
+            | Cuts::EqualWidth { levels } => *levels,
             Cuts::Thresholds(t) => t.len() + 1,
         }
     }
@@ -108,6 +119,9 @@ impl Cuts {
         match self {
             Cuts::Blocks { levels, per_level } => {
                 serde_json::json!({"mode": "blocks", "levels": levels, "per_level": per_level})
+            }
+            Cuts::Spread { levels, per_level } => {
+                serde_json::json!({"mode": "spread", "levels": levels, "per_level": per_level})
             }
             Cuts::EqualWidth { levels } => {
                 serde_json::json!({"mode": "equal-width", "levels": levels})
@@ -260,7 +274,9 @@ impl LevelBuilder {
     /// decreasing thresholds.
     pub fn new(params: LevelParams) -> Result<Self> {
         match &params.cuts {
-            Cuts::Blocks { levels, per_level } if *levels == 0 || *per_level == 0 => {
+            Cuts::Blocks { levels, per_level } | Cuts::Spread { levels, per_level }
+                if *levels == 0 || *per_level == 0 =>
+            {
                 return Err(Error::InvalidParam(format!(
                     "levels ({levels}) and concepts per level ({per_level}) must be at least 1"
                 )))
@@ -345,13 +361,30 @@ impl LevelBuilder {
             None
         };
         let ranking = rank(tax, ic.as_deref(), p.measure, &seen.ids, &eligible)?;
-        let (cuts, notes) = cut(&ranking, &p.cuts, p.allow_smaller)?;
+        let (cuts, mut notes) = cut(&ranking, &p.cuts, p.allow_smaller)?;
+        let count_filter = p
+            .filters
+            .iter()
+            .any(|f| matches!(f, Filter::MinImages { .. }));
+        if let (true, None, Cuts::Blocks { levels, per_level }) =
+            (count_filter, inputs.counts, &p.cuts)
+        {
+            if ranking.len() > levels * per_level {
+                notes.push(format!(
+                    "the image-count filter was skipped (no counts): the official levels are cut from the ~5K concepts \
+                     it leaves, these blocks hold only the {} most similar of {} eligible; pass image counts, or cut \
+                     with `spread` to sample each level from its share of the whole ranking",
+                    levels * per_level,
+                    ranking.len()
+                ));
+            }
+        }
         let levels: Vec<Level> = cuts
             .into_iter()
             .enumerate()
             .map(|(i, r)| Level {
                 name: format!("L{}", i + 1),
-                concepts: ranking[r].to_vec(),
+                concepts: r.iter().map(|&k| ranking[k].clone()).collect(),
             })
             .collect();
 
@@ -484,11 +517,11 @@ fn cut(
     ranking: &[RankedConcept],
     cuts: &Cuts,
     allow_smaller: bool,
-) -> Result<(Vec<std::ops::Range<usize>>, Vec<String>)> {
+) -> Result<(Vec<Vec<usize>>, Vec<String>)> {
     let n = ranking.len();
     let mut notes = Vec::new();
-    let ranges = match cuts {
-        &Cuts::Blocks { levels, per_level } => {
+    let levels: Vec<Vec<usize>> = match *cuts {
+        Cuts::Blocks { levels, per_level } | Cuts::Spread { levels, per_level } => {
             let wanted = levels * per_level;
             let m = if n >= wanted {
                 per_level
@@ -506,17 +539,33 @@ fn cut(
                     per_level,
                 });
             };
-            if n > levels * m {
-                notes.push(format!(
-                    "{} eligible concepts ranked below the last level are left out",
-                    n - levels * m
-                ));
+            if matches!(cuts, Cuts::Blocks { .. }) {
+                if n > levels * m {
+                    notes.push(format!(
+                        "{} eligible concepts ranked below the last level are left out",
+                        n - levels * m
+                    ));
+                }
+                (0..levels)
+                    .map(|i| (i * m..(i + 1) * m).collect())
+                    .collect()
+            } else {
+                if n > levels * m {
+                    notes.push(format!(
+                        "each level takes {m} concepts at evenly spaced ranks of its band (1/{levels} of the ranking)"
+                    ));
+                }
+                (0..levels)
+                    .map(|i| {
+                        let (start, len) = (i * n / levels, (i + 1) * n / levels - i * n / levels);
+                        (0..m).map(|j| start + j * len / m).collect()
+                    })
+                    .collect()
             }
-            (0..levels).map(|i| i * m..(i + 1) * m).collect()
         }
         Cuts::EqualWidth { levels } => {
             let (hi, lo) = (ranking[0].similarity, ranking[n - 1].similarity);
-            let w = (hi - lo) / *levels as f64;
+            let w = (hi - lo) / levels as f64;
             let band = |s: f64| {
                 if w > 0.0 {
                     (((hi - s) / w) as usize).min(levels - 1)
@@ -524,14 +573,14 @@ fn cut(
                     0
                 }
             };
-            bands(ranking, *levels, band)
+            bands(ranking, levels, band)
         }
-        Cuts::Thresholds(t) => bands(ranking, t.len() + 1, |s| {
+        Cuts::Thresholds(ref t) => bands(ranking, t.len() + 1, |s| {
             t.iter().take_while(|&&x| s < x).count()
         }),
     };
     if !allow_smaller {
-        if let Some(i) = ranges.iter().position(|r| r.is_empty()) {
+        if let Some(i) = levels.iter().position(Vec::is_empty) {
             return Err(Error::EmptyLevel {
                 level: format!("L{}", i + 1),
                 min: ranking[n - 1].similarity,
@@ -539,15 +588,12 @@ fn cut(
             });
         }
     }
-    Ok((ranges, notes))
+    Ok((levels, notes))
 }
 
-/// Contiguous ranges of a similarity-sorted ranking by band index (non-decreasing down the ranking).
-fn bands(
-    ranking: &[RankedConcept],
-    k: usize,
-    band: impl Fn(f64) -> usize,
-) -> Vec<std::ops::Range<usize>> {
+/// Contiguous index runs of a similarity-sorted ranking by band index (non-decreasing down the
+/// ranking).
+fn bands(ranking: &[RankedConcept], k: usize, band: impl Fn(f64) -> usize) -> Vec<Vec<usize>> {
     let mut starts = vec![ranking.len(); k + 1];
     for (i, r) in ranking.iter().enumerate().rev() {
         starts[band(r.similarity)] = i;
@@ -556,5 +602,7 @@ fn bands(
     for b in (0..k).rev() {
         starts[b] = starts[b].min(starts[b + 1]);
     }
-    (0..k).map(|b| starts[b]..starts[b + 1]).collect()
+    (0..k)
+        .map(|b| (starts[b]..starts[b + 1]).collect())
+        .collect()
 }

@@ -24,9 +24,10 @@ mod error;
 mod filter;
 mod images;
 mod inputs;
-//TMP mod official;
+mod official;
 mod splits;
 mod summary;
+mod unpickle;
 
 pub use benchmark::{
     load_benchmark, Benchmark, Level, LevelSummary, Manifest, RankedConcept, RemovedConcept,
@@ -40,7 +41,7 @@ pub use error::{Error, Result};
 pub use filter::{Filter, FilterReport, PERSON_SUBTREE};
 pub use images::{concept_folders, count_images, CountProgress, IMAGE_EXTENSIONS};
 pub use inputs::{ConceptList, ImageCounts, InputRef, IMAGENET1K_WNIDS, IMAGENET21K_WNIDS};
-//TMP pub use official::{import_official, read_official_levels, ImportParams, OfficialSplits};
+pub use official::{import_official, read_official_levels, OfficialSplits};
 pub use splits::{
     ConceptSplit, ImageTreeSplits, Split, SplitCounts, SplitItem, SplitParams, SplitSource,
     SplitsInfo,

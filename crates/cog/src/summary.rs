@@ -1,6 +1,6 @@
 //! `report.md` and the plots of a benchmark directory.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -287,13 +287,23 @@ pub(crate) fn draw_plots(b: &Benchmark, dir: &Path) -> Result<Vec<PathBuf>> {
             .collect(),
         err: None,
     };
-    let mut end = 0;
+    // A dashed line after the lowest-ranked concept of each level.
+    let position: HashMap<&str, usize> = b
+        .ranking()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.wnid.as_str(), i + 1))
+        .collect();
     let vlines = b
         .levels()
         .iter()
-        .map(|l| {
-            end += l.concepts.len();
-            (end as f64 + 0.5, format!("end of {}", l.name))
+        .filter_map(|l| {
+            let end = l
+                .concepts
+                .iter()
+                .filter_map(|c| position.get(c.wnid.as_str()))
+                .max()?;
+            Some((*end as f64 + 0.5, format!("end of {}", l.name)))
         })
         .collect();
     let opts = LineOptions {

@@ -142,6 +142,53 @@ fn equal_width_and_threshold_cuts() {
 }
 
 #[test]
+fn spread_cuts_sample_each_band_of_the_whole_ranking() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tax, names) = common::synthetic_taxonomy(dir.path());
+    let seen = common::synthetic_seen();
+    let p = LevelParams::generic(4, 12).cuts(Cuts::Spread {
+        levels: 4,
+        per_level: 12,
+    });
+    let b = build(&tax, p, &seen, &names, None).unwrap();
+    // 112 eligible: bands of 28 ranks; ranks start + floor(j * 28 / 12) for j in 0..12.
+    let offsets = [0, 2, 4, 7, 9, 11, 14, 16, 18, 21, 23, 25];
+    for (i, lv) in b.levels().iter().enumerate() {
+        let want: Vec<&str> = offsets
+            .iter()
+            .map(|o| b.ranking()[28 * i + o].wnid.as_str())
+            .collect();
+        let got: Vec<&str> = lv.concepts.iter().map(|c| c.wnid.as_str()).collect();
+        assert_eq!(got, want, "level {}", lv.name);
+    }
+    // With exactly K x M eligible, spread and blocks agree.
+    let p = |c| LevelParams::generic(4, 28).cuts(c);
+    let a = build(
+        &tax,
+        p(Cuts::Spread {
+            levels: 4,
+            per_level: 28,
+        }),
+        &seen,
+        &names,
+        None,
+    )
+    .unwrap();
+    let c = build(
+        &tax,
+        p(Cuts::Blocks {
+            levels: 4,
+            per_level: 28,
+        }),
+        &seen,
+        &names,
+        None,
+    )
+    .unwrap();
+    assert_eq!(a.levels(), c.levels());
+}
+
+#[test]
 fn too_few_eligible_is_an_error_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let (tax, names) = common::synthetic_taxonomy(dir.path());
