@@ -76,3 +76,18 @@ pub(crate) fn parse_isa(text: &str, path: &Path) -> Result<Taxonomy> {
     }
     Taxonomy::build(concepts, false, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        // Any text is a taxonomy or an error (cycles included), never a panic.
+        #[test]
+        fn never_panics(input in r"([a-e]{1,2}[\t ][a-e]{1,2}\n|#[a-z]*\n|\PC{0,8}\n){0,12}") {
+            let _ = parse_isa(&input, Path::new("fuzz.tsv"));
+        }
+    }
+}

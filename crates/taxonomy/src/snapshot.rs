@@ -83,7 +83,8 @@ pub fn read_snapshot(bytes: &[u8]) -> Result<Taxonomy> {
         .map_err(|e| Error::Snapshot(e.to_string()))?;
     let mut r = Cursor { buf: &body, pos: 0 };
     let n = r.u32()? as usize;
-    let mut concepts = Vec::with_capacity(n);
+    // The count comes from the input: never pre-allocate more than the body could hold.
+    let mut concepts = Vec::with_capacity(n.min(body.len() / 16));
     for _ in 0..n {
         let offset = r.u32()?;
         let n_lemmas = r.u8()?;
@@ -149,5 +150,29 @@ impl<'a> Cursor<'a> {
     fn u32(&mut self) -> Result<u32> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn wrap(body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::from(&MAGIC[..]);
+        out.extend(SNAPSHOT_VERSION.to_le_bytes());
+        let mut enc = flate2::write::ZlibEncoder::new(out, flate2::Compression::fast());
+        enc.write_all(body).unwrap();
+        enc.finish().unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        // A corrupt snapshot is an error, never a panic: random bodies, random raw bytes.
+        #[test]
+        fn corrupt_snapshots_are_errors(body in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = read_snapshot(&wrap(&body));
+            let _ = read_snapshot(&body);
+        }
     }
 }

@@ -42,8 +42,8 @@ pub(crate) fn parse_data_line(line: &str) -> std::result::Result<DataLine, Strin
         ));
     }
     let w_cnt = parse_hex(next("w_cnt")?, "w_cnt")?;
-    if w_cnt == 0 {
-        return Err("w_cnt is 0: a synset has at least one word".into());
+    if w_cnt == 0 || w_cnt > 0xff {
+        return Err(format!("w_cnt {w_cnt} is outside 1..=255 (two hex digits)"));
     }
     let mut words = Vec::with_capacity(w_cnt as usize);
     for _ in 0..w_cnt {
@@ -306,6 +306,12 @@ mod tests {
             prop_oneof!["[0-9]{1,9}", "[0-9a-f]{1,3}", Just("n".to_string()), Just("@".to_string()),
                         Just("@i".to_string()), Just("|".to_string()), "[a-z_]{1,6}"], 0..40)) {
             let _ = parse_data_line(&toks.join(" "));
+        }
+
+        // Field-shaped lines with extreme counts (allocation sizes come from the input).
+        #[test]
+        fn never_panics_on_extreme_counts(off in any::<u32>(), w in any::<u32>(), p in any::<u32>(), tail in "[ a-z0-9@~|]{0,60}") {
+            let _ = parse_data_line(&format!("{off:08} 05 n {w:x} dog 0 {p} {tail}"));
         }
 
         // Every truncation of a real line is either parsed or rejected, never a panic.
