@@ -30,8 +30,10 @@ pub(crate) fn commit(tmp: &Path, target: &Path) -> Result<()> {
     })
 }
 
-/// Writes `bytes` to `target` atomically.
-pub(crate) fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `target` atomically (temporary file beside it, then rename), creating the
+/// parent directory: readers never see a half-written `report.md`/`report.json`.
+pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
+    ensure_parent(target)?;
     let tmp = temp_path(target);
     if let Err(source) = std::fs::write(&tmp, bytes) {
         let _ = std::fs::remove_file(&tmp);
