@@ -1,1 +1,52 @@
-//! hiercog-pickle (being written).
+//! hiercog-pickle: a restricted unpickler that never executes code, for PyTorch checkpoints
+//! (`torch.save` zip format and the pre-1.6 legacy format) and plain `.pkl` files (protocols 0–5).
+//!
+//! Python globals are resolved against a closed whitelist (torch's tensor/parameter rebuilders and
+//! storage classes, `collections.OrderedDict`, `torch.Size`, `set`/`frozenset`, the `bytes`
+//! helpers); anything else is refused with [`Error::Forbidden`], naming the class. Tensors come out
+//! materialized and contiguous ([`Tensor`]), everything else as a [`Value`] tree. Lengths in the
+//! input are never trusted for allocation: every size is checked against the bytes actually there.
+//!
+//! Main entry points: [`load_torch`], [`load_pickle`], [`load_pickle_bytes`], [`state_dict`],
+//! [`save_torch`].
+
+mod error;
+mod save;
+mod torch;
+mod unpickle;
+mod value;
+
+use std::path::Path;
+
+pub use error::{Error, Result};
+pub use save::save_torch;
+pub use torch::{load_torch, state_dict};
+pub use value::{DType, Tensor, Value};
+
+/// Reads a plain pickle file (e.g. the official CoG `cog_levels_mapping_file.pkl`).
+pub fn load_pickle(path: &Path) -> Result<Value> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        file: path.to_path_buf(),
+        action: "cannot read",
+        source,
+    })?;
+    pickle_named(&bytes, &path.display().to_string())
+}
+
+/// Reads a plain pickle from memory; bytes after the STOP opcode are ignored, as Python does.
+pub fn load_pickle_bytes(bytes: &[u8]) -> Result<Value> {
+    pickle_named(bytes, "<bytes>")
+}
+
+fn pickle_named(bytes: &[u8], name: &str) -> Result<Value> {
+    if bytes.starts_with(torch::LEGACY_MAGIC) {
+        return torch::load_legacy(bytes, name);
+    }
+    let u = unpickle::unpickle(bytes, 0, name)?;
+    unpickle::materialize(
+        &u.obj,
+        &mut unpickle::NoStorages,
+        torch::budget(bytes.len()),
+        name,
+    )
+}
