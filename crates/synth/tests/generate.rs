@@ -256,6 +256,11 @@ fn default_seen_spreads_unseen_over_semantic_distances() {
         .map(|w| set.best(tax.id(w).unwrap()).0)
         .collect();
     sims.sort_by(f64::total_cmp);
+    println!("{} seen, {} unseen", seen.len(), unseen.len());
+    let deciles: Vec<String> = (0..=10)
+        .map(|d| format!("{:.2}", sims[(d * (sims.len() - 1)) / 10]))
+        .collect();
+    println!("unseen max-Lin deciles: {}", deciles.join(" "));
     println!(
         "unseen max-Lin to seen: min {:.2} median {:.2} max {:.2}",
         sims[0],
