@@ -19,7 +19,7 @@ mod wordnet;
 
 pub use distance::{distance_matrix, lca_distance, DistanceConvention, DistanceMatrix};
 pub use error::{Error, Result};
-pub use ic::InformationContent;
+pub use ic::{InformationContent, IC_INFINITY};
 pub use setsim::SetSimilarity;
 pub use similarity::{similarity, Measure};
 pub use snapshot::{read_snapshot, write_snapshot, SNAPSHOT_VERSION};
