@@ -11,20 +11,20 @@ use hiercog_taxonomy::{
 use super::common::{read_concept_list, resolve_concept, IcSource, TaxonomySource};
 
 /// Explore the concept hierarchy: synsets, similarities, information content, LCA distances.
-///
-/// Concepts are WordNet 3.0 noun synsets named by ImageNet-style wnids: `n` + the 8-digit offset of
-/// the synset in WordNet's data.noun (n02084071 = dog). WordNet is embedded in hiercog, so nothing
-/// needs installing; --wordnet-dir reads another WordNet copy and --taxonomy FILE your own
-/// hierarchy (then concepts are your labels).
-///
-/// Examples:
-///   hiercog taxonomy show n02084071
-///   hiercog taxonomy similarity --measure lin --ic semcor n02084071 n02121808
-///   hiercog taxonomy similarity --measure wup --pairs pairs.tsv --out scores.tsv
-///   hiercog taxonomy distances --labels wnids.txt --out dist.tsv --convention padded
-///   hiercog taxonomy ic --ic imagenet21k n02084071 n00001740
 #[derive(clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(
+    after_help = "Concepts are WordNet 3.0 noun synsets named by ImageNet-style wnids: `n` + the 8-digit \
+offset of the synset in WordNet's data.noun (n02084071 = dog; `show dog` lists the synsets having the \
+lemma). WordNet is embedded, so nothing needs installing; --wordnet-dir reads another WordNet copy and \
+--taxonomy FILE your own hierarchy (then concepts are your labels).
+
+Examples:
+  hiercog taxonomy show n02084071
+  hiercog taxonomy similarity --measure lin --ic semcor n02084071 n02121808
+  hiercog taxonomy similarity --measure wup --pairs pairs.tsv --out scores.tsv
+  hiercog taxonomy distances --labels wnids.txt --out dist.tsv --convention padded
+  hiercog taxonomy ic --ic imagenet21k n02084071 n00001740"
+)]
 pub struct TaxonomyArgs {
     #[command(flatten)]
     source: TaxonomySource,
