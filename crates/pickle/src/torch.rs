@@ -164,8 +164,13 @@ pub(crate) fn load_legacy(bytes: &[u8], name: &str) -> Result<Value> {
         file: name.to_string(),
         msg,
     };
-    let magic = unpickle(bytes, 0, name)?;
-    let proto = unpickle(bytes, magic.end, name)?;
+    // The magic number (a 10-byte int, beyond Value's i64) is checked as raw bytes.
+    if !bytes.starts_with(LEGACY_MAGIC) {
+        return Err(lerr(
+            "does not start with torch's legacy magic number".into(),
+        ));
+    }
+    let proto = unpickle(bytes, LEGACY_MAGIC.len(), name)?;
     if !matches!(proto.obj, Obj::Int(LEGACY_PROTOCOL)) {
         return Err(lerr(format!(
             "legacy protocol version is not {LEGACY_PROTOCOL}; re-save the checkpoint with a recent torch"
