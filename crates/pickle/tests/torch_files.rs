@@ -286,7 +286,8 @@ fn save_torch_writes_what_torch_load_reads() {
     }
 }
 
-/// The real legacy EfficientNet-Lite0 checkpoint, when it is in the cache.
+/// The real legacy EfficientNet-Lite0 checkpoint, when it is in the cache: every tensor's dtype,
+/// shape, first values and sums against torch.load (tests/fixtures/efficientnet_lite0.json).
 #[test]
 fn real_efficientnet_lite0_legacy_checkpoint() {
     let cache = std::env::var_os("HIERCOG_CACHE")
@@ -301,18 +302,54 @@ fn real_efficientnet_lite0_legacy_checkpoint() {
         );
         return;
     };
-    let v = load_torch(&path).unwrap();
-    let sd = state_dict(&v).unwrap();
-    let get = |n: &str| {
-        &sd.iter()
-            .find(|(k, _)| k == n)
-            .unwrap_or_else(|| panic!("no {n}"))
-            .1
-    };
-    assert_eq!(get("_conv_stem.weight").shape, [32, 3, 3, 3]);
-    assert_eq!(get("_fc.weight").shape, [1000, 1280]);
-    assert_eq!(get("_fc.bias").shape, [1000]);
-    let w = get("_conv_stem.weight").to_f32_vec().unwrap();
-    assert!(w.iter().all(|x| x.is_finite()) && w.iter().any(|&x| x != 0.0));
-    eprintln!("{} tensors in {}", sd.len(), path.display());
+    let sd = state_dict(&load_torch(&path).unwrap()).unwrap();
+    let reference = expected("efficientnet_lite0");
+    let reference = reference.as_object().unwrap();
+    assert_eq!(sd.len(), reference.len(), "tensor count");
+    for (name, t) in &sd {
+        let r = reference
+            .get(name)
+            .unwrap_or_else(|| panic!("unexpected tensor {name}"));
+        assert_eq!(dtype_name(t.dtype), r["dtype"].as_str().unwrap(), "{name}");
+        let shape: Vec<usize> = r["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as usize)
+            .collect();
+        assert_eq!(t.shape, shape, "{name}");
+        let v: Vec<f64> = match t.dtype {
+            DType::F32 => t.to_f32_vec().unwrap().into_iter().map(f64::from).collect(),
+            _ => t
+                .to_i64_vec()
+                .unwrap()
+                .into_iter()
+                .map(|x| x as f64)
+                .collect(),
+        };
+        let first: Vec<f64> = r["first"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(v[..first.len()], first[..], "{name}: first values");
+        let abs_sum = r["abs_sum"].as_f64().unwrap();
+        let tol = 1e-9 * abs_sum.max(1.0);
+        assert!(
+            (v.iter().sum::<f64>() - r["sum"].as_f64().unwrap()).abs() <= tol,
+            "{name}: sum"
+        );
+        assert!(
+            (v.iter().map(|x| x.abs()).sum::<f64>() - abs_sum).abs() <= tol,
+            "{name}: abs sum"
+        );
+    }
+    let stem = &sd.iter().find(|(k, _)| k == "_conv_stem.weight").unwrap().1;
+    assert_eq!(stem.shape, [32, 3, 3, 3]);
+    eprintln!(
+        "{} tensors of {} match torch.load",
+        sd.len(),
+        path.display()
+    );
 }
