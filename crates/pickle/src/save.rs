@@ -76,7 +76,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) -> std::result::Result<(), String> {
 fn write_int(out: &mut Vec<u8>, i: i64) {
     match i {
         0..=0xff => out.extend_from_slice(&[b'K', i as u8]),
-        0..=0xffff => {
+        0x100..=0xffff => {
             out.push(b'M');
             out.extend_from_slice(&(i as u16).to_le_bytes());
         }

@@ -153,6 +153,71 @@ enum Key {
     Tuple(Vec<Key>),
 }
 
+/// The items of a list, tuple or set. Dropping is iterative (see [`dismantle`]): a small pickle can
+/// nest containers a million levels deep, and a recursive drop would overflow the stack.
+#[derive(Debug, Default)]
+pub(crate) struct Items(Vec<Obj>);
+
+impl std::ops::Deref for Items {
+    type Target = Vec<Obj>;
+    fn deref(&self) -> &Vec<Obj> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Items {
+    fn deref_mut(&mut self) -> &mut Vec<Obj> {
+        &mut self.0
+    }
+}
+
+impl Drop for Items {
+    fn drop(&mut self) {
+        dismantle(std::mem::take(&mut self.0));
+    }
+}
+
+impl Drop for DictObj {
+    fn drop(&mut self) {
+        dismantle(
+            std::mem::take(&mut self.items)
+                .into_iter()
+                .flat_map(|(k, v)| [k, v])
+                .collect(),
+        );
+    }
+}
+
+/// Drops a tree of objects without recursion: the contents of every container we hold the last
+/// reference to are moved onto a work list first, so each container is empty when it drops.
+fn dismantle(mut work: Vec<Obj>) {
+    while let Some(o) = work.pop() {
+        match o {
+            Obj::List(rc) | Obj::Set(rc) => {
+                if let Ok(cell) = Rc::try_unwrap(rc) {
+                    work.append(&mut cell.into_inner().0);
+                }
+            }
+            Obj::Tuple(rc) => {
+                if let Ok(mut items) = Rc::try_unwrap(rc) {
+                    work.append(&mut items.0);
+                }
+            }
+            Obj::Dict(rc) => {
+                if let Ok(cell) = Rc::try_unwrap(rc) {
+                    let mut d = cell.into_inner();
+                    work.extend(
+                        std::mem::take(&mut d.items)
+                            .into_iter()
+                            .flat_map(|(k, v)| [k, v]),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A value on the VM's stack. Lists and dicts are shared (`Rc<RefCell>`) because pickle memoizes
 /// a container before filling it.
 #[derive(Debug, Clone)]
@@ -163,17 +228,35 @@ pub(crate) enum Obj {
     Float(f64),
     Str(Rc<str>),
     Bytes(Rc<[u8]>),
-    List(Rc<RefCell<Vec<Obj>>>),
-    Tuple(Rc<[Obj]>),
+    List(Rc<RefCell<Items>>),
+    Tuple(Rc<Items>),
     Dict(Rc<RefCell<DictObj>>),
-    Set(Rc<RefCell<Vec<Obj>>>),
+    Set(Rc<RefCell<Items>>),
     Global(Global),
     Storage(Rc<StorageRef>),
     Tensor(Rc<TensorSpec>),
 }
 
 impl Obj {
+    fn tuple(items: Vec<Obj>) -> Obj {
+        Obj::Tuple(Rc::new(Items(items)))
+    }
+
+    fn list(items: Vec<Obj>) -> Obj {
+        Obj::List(Rc::new(RefCell::new(Items(items))))
+    }
+
+    fn set(items: Vec<Obj>) -> Obj {
+        Obj::Set(Rc::new(RefCell::new(Items(items))))
+    }
+
+    /// The dict key of a hashable object; tuples nested deeper than [`MAX_DEPTH`] are treated as
+    /// unhashable (no duplicate detection) rather than recursed into.
     fn key(&self) -> Option<Key> {
+        self.key_at(0)
+    }
+
+    fn key_at(&self, depth: usize) -> Option<Key> {
         Some(match self {
             Obj::None => Key::None,
             Obj::Bool(b) => Key::Int(i64::from(*b)),
@@ -182,7 +265,11 @@ impl Obj {
             Obj::Float(f) => Key::Float(f.to_bits()),
             Obj::Str(s) => Key::Str(s.clone()),
             Obj::Bytes(b) => Key::Bytes(b.clone()),
-            Obj::Tuple(t) => Key::Tuple(t.iter().map(Obj::key).collect::<Option<_>>()?),
+            Obj::Tuple(t) if depth < MAX_DEPTH => Key::Tuple(
+                t.iter()
+                    .map(|o| o.key_at(depth + 1))
+                    .collect::<Option<_>>()?,
+            ),
             _ => return None,
         })
     }
@@ -209,7 +296,7 @@ impl Obj {
     fn items(&self) -> Option<Vec<Obj>> {
         match self {
             Obj::Tuple(t) => Some(t.to_vec()),
-            Obj::List(l) => Some(l.borrow().clone()),
+            Obj::List(l) => Some(l.borrow().to_vec()),
             _ => None,
         }
     }
@@ -524,10 +611,10 @@ impl Machine<'_> {
                     let b: Rc<[u8]> = self.take(&h, n)?.into();
                     self.push(Obj::Bytes(b));
                 }
-                b')' => self.push(Obj::Tuple(Rc::from(Vec::new()))),
+                b')' => self.push(Obj::tuple(Vec::new())),
                 b't' => {
                     let items = self.pop_mark(&h)?;
-                    self.push(Obj::Tuple(items.into()));
+                    self.push(Obj::tuple(items));
                 }
                 0x85..=0x87 => {
                     let n = usize::from(op - 0x84);
@@ -536,12 +623,12 @@ impl Machine<'_> {
                         items.push(self.pop(&h)?);
                     }
                     items.reverse();
-                    self.push(Obj::Tuple(items.into()));
+                    self.push(Obj::tuple(items));
                 }
                 b']' => self.push(Obj::List(Rc::default())),
                 b'l' => {
                     let items = self.pop_mark(&h)?;
-                    self.push(Obj::List(Rc::new(RefCell::new(items))));
+                    self.push(Obj::list(items));
                 }
                 b'a' | b'e' => {
                     let items = if op == b'a' {
@@ -580,7 +667,7 @@ impl Machine<'_> {
                 }
                 0x91 => {
                     let items = self.pop_mark(&h)?;
-                    self.push(Obj::Set(Rc::new(RefCell::new(items))));
+                    self.push(Obj::set(items));
                 }
                 b'g' => {
                     let l = self.line_str(&h)?;
@@ -943,19 +1030,17 @@ fn call(h: &Here, f: &Obj, args: Vec<Obj>) -> Result<Obj> {
             Ok(d)
         }
         Global::TorchSize => match args.as_slice() {
-            [] => Ok(Obj::Tuple(Rc::from(Vec::new()))),
-            [dims] => Ok(Obj::Tuple(
-                dims.items()
-                    .ok_or_else(|| bad("argument is not a tuple"))?
-                    .into(),
+            [] => Ok(Obj::tuple(Vec::new())),
+            [dims] => Ok(Obj::tuple(
+                dims.items().ok_or_else(|| bad("argument is not a tuple"))?,
             )),
             _ => Err(bad("too many arguments")),
         },
         Global::Set | Global::FrozenSet => match args.as_slice() {
             [] => Ok(Obj::Set(Rc::default())),
-            [items] => Ok(Obj::Set(Rc::new(RefCell::new(
+            [items] => Ok(Obj::set(
                 items.items().ok_or_else(|| bad("argument is not a list"))?,
-            )))),
+            )),
             _ => Err(bad("too many arguments")),
         },
         Global::CodecsEncode | Global::Bytes | Global::Bytearray => match args.as_slice() {
@@ -1070,7 +1155,7 @@ struct Materializer<'a> {
     file: &'a str,
 }
 
-const MAX_DEPTH: usize = 512;
+const MAX_DEPTH: usize = 200;
 
 impl Materializer<'_> {
     fn spend(&mut self, n: usize) -> Result<()> {
