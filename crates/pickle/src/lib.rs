@@ -3,14 +3,17 @@
 //!
 //! Python globals are resolved against a closed whitelist (torch's tensor/parameter rebuilders and
 //! storage classes, `collections.OrderedDict`, `torch.Size`, `set`/`frozenset`, the `bytes`
-//! helpers); anything else is refused with [`Error::Forbidden`], naming the class. Tensors come out
-//! materialized and contiguous ([`Tensor`]), everything else as a [`Value`] tree. Lengths in the
+//! helpers, numpy's array/dtype/scalar reconstructors); anything else is refused with
+//! [`Error::Forbidden`], naming the class. Tensors (and numeric numpy arrays) come out materialized
+//! and contiguous ([`Tensor`]), everything else as a [`Value`] tree (numpy string/object arrays as
+//! flat lists, numpy scalars as numbers). Lengths in the
 //! input are never trusted for allocation: every size is checked against the bytes actually there.
 //!
 //! Main entry points: [`load_torch`], [`load_pickle`], [`load_pickle_bytes`], [`state_dict`],
 //! [`save_torch`].
 
 mod error;
+mod numpy;
 mod save;
 mod torch;
 mod unpickle;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::error::{Error, Result};
+use crate::numpy::{self, NpDtype};
 use crate::value::{DType, Tensor, Value};
 
 /// A storage named by a persistent id; its bytes are fetched at materialization time.
@@ -62,6 +63,11 @@ pub(crate) enum Global {
     Bytes,
     Bytearray,
     TorchDtype(DType),
+    NpReconstruct,
+    NpNdarray,
+    NpDtype,
+    NpScalar,
+    NpFrombuffer,
 }
 
 impl Global {
@@ -95,6 +101,13 @@ impl Global {
             (_, "bytes") if builtins => Global::Bytes,
             (_, "bytearray") if builtins => Global::Bytearray,
             ("_codecs", "encode") => Global::CodecsEncode,
+            ("numpy.core.multiarray" | "numpy._core.multiarray", "_reconstruct") => {
+                Global::NpReconstruct
+            }
+            ("numpy.core.multiarray" | "numpy._core.multiarray", "scalar") => Global::NpScalar,
+            ("numpy.core.numeric" | "numpy._core.numeric", "_frombuffer") => Global::NpFrombuffer,
+            ("numpy", "ndarray") => Global::NpNdarray,
+            ("numpy", "dtype") => Global::NpDtype,
             _ => return None,
         })
     }
@@ -116,6 +129,11 @@ impl Global {
             Global::Bytes => "builtins.bytes".into(),
             Global::Bytearray => "builtins.bytearray".into(),
             Global::TorchDtype(d) => format!("torch.{}", format!("{d:?}").to_lowercase()),
+            Global::NpReconstruct => "numpy.core.multiarray._reconstruct".into(),
+            Global::NpNdarray => "numpy.ndarray".into(),
+            Global::NpDtype => "numpy.dtype".into(),
+            Global::NpScalar => "numpy.core.multiarray.scalar".into(),
+            Global::NpFrombuffer => "numpy.core.numeric._frombuffer".into(),
         }
     }
 }
@@ -203,6 +221,11 @@ fn dismantle(mut work: Vec<Obj>) {
                     work.append(&mut items.0);
                 }
             }
+            Obj::NpPending(rc) => {
+                if let Ok(cell) = Rc::try_unwrap(rc) {
+                    work.extend(cell.into_inner());
+                }
+            }
             Obj::Dict(rc) => {
                 if let Ok(cell) = Rc::try_unwrap(rc) {
                     let mut d = cell.into_inner();
@@ -235,14 +258,19 @@ pub(crate) enum Obj {
     Global(Global),
     Storage(Rc<StorageRef>),
     Tensor(Rc<TensorSpec>),
+    /// A decoded numpy array.
+    Array(Rc<Tensor>),
+    NpDtype(Rc<RefCell<NpDtype>>),
+    /// An ndarray between `_reconstruct` and its BUILD (`None` until then).
+    NpPending(Rc<RefCell<Option<Obj>>>),
 }
 
 impl Obj {
-    fn tuple(items: Vec<Obj>) -> Obj {
+    pub(crate) fn tuple(items: Vec<Obj>) -> Obj {
         Obj::Tuple(Rc::new(Items(items)))
     }
 
-    fn list(items: Vec<Obj>) -> Obj {
+    pub(crate) fn list(items: Vec<Obj>) -> Obj {
         Obj::List(Rc::new(RefCell::new(Items(items))))
     }
 
@@ -288,7 +316,9 @@ impl Obj {
             Obj::Set(_) => "set",
             Obj::Global(_) => "global",
             Obj::Storage(_) => "storage",
-            Obj::Tensor(_) => "tensor",
+            Obj::Tensor(_) | Obj::Array(_) => "tensor",
+            Obj::NpDtype(_) => "numpy dtype",
+            Obj::NpPending(_) => "numpy array",
         }
     }
 
@@ -765,6 +795,11 @@ impl Machine<'_> {
                 b'b' => {
                     let state = self.pop(&h)?;
                     match self.top(&h)? {
+                        Obj::NpDtype(d) => numpy::build_dtype(d, &state).map_err(|m| h.err(m))?,
+                        Obj::NpPending(a) => {
+                            let built = numpy::build_array(&state).map_err(|m| h.err(m))?;
+                            *a.borrow_mut() = Some(built);
+                        }
                         // OrderedDict attributes (a state_dict's `_metadata`): not part of the data.
                         Obj::Dict(_) => {}
                         // Parameter attributes carried next to the tensor.
@@ -1054,11 +1089,26 @@ fn call(h: &Here, f: &Obj, args: Vec<Obj>) -> Result<Obj> {
                 .ok_or_else(|| bad("text is not latin-1")),
             _ => Err(bad("only (str, 'latin1') or (bytes,) arguments are read")),
         },
-        Global::StorageClass(_) | Global::TorchDtype(_) => Err(bad("is not callable here")),
+        Global::NpReconstruct => Ok(Obj::NpPending(Rc::default())),
+        Global::NpDtype => numpy::dtype(&args).map_err(|m| bad(&m)),
+        Global::NpScalar => numpy::scalar(&args).map_err(|m| bad(&m)),
+        Global::NpFrombuffer => numpy::frombuffer(&args).map_err(|m| bad(&m)),
+        Global::StorageClass(_) | Global::TorchDtype(_) | Global::NpNdarray => {
+            Err(bad("is not callable here"))
+        }
     }
 }
 
 impl TensorSpec {
+    pub(crate) fn new(storage: Rc<StorageRef>, size: Vec<usize>, stride: Vec<usize>) -> TensorSpec {
+        TensorSpec {
+            storage,
+            offset: 0,
+            size,
+            stride,
+        }
+    }
+
     /// Checks that every element lies inside the storage (and the element count fits in memory).
     fn check(&self) -> std::result::Result<(), String> {
         if self.size.len() != self.stride.len() {
@@ -1097,7 +1147,7 @@ impl TensorSpec {
     }
 
     /// Copies the elements out in C order.
-    fn gather(&self, bytes: &[u8]) -> Vec<u8> {
+    pub(crate) fn gather(&self, bytes: &[u8]) -> Vec<u8> {
         let es = self.storage.dtype.size();
         let numel = self.numel();
         let mut out = Vec::with_capacity(numel * es);
@@ -1215,6 +1265,22 @@ impl Materializer<'_> {
                 self.tensor(&spec)?
             }
             Obj::Tensor(t) => self.tensor(t)?,
+            Obj::Array(t) => {
+                self.spend(t.data.len())?;
+                Value::Tensor(Tensor::clone(t))
+            }
+            Obj::NpDtype(d) => Value::Str(d.borrow().descr.clone()),
+            Obj::NpPending(a) => match &*a.borrow() {
+                Some(o) => self.value(o, d)?,
+                None => {
+                    return Err(Error::Malformed {
+                        file: self.file.to_string(),
+                        offset: 0,
+                        opcode: "-".into(),
+                        msg: "a numpy array never received its contents (BUILD)".into(),
+                    })
+                }
+            },
         })
     }
 

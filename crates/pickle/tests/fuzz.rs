@@ -127,13 +127,13 @@ proptest! {
 
     #[test]
     fn mutated_pickles_never_panic(
-        which in 0usize..7,
+        which in 0usize..9,
         edits in proptest::collection::vec((any::<u8>(), any::<usize>(), any::<u8>()), 1..6),
     ) {
         thread_local! {
             static FILES: Vec<Vec<u8>> = fixtures(&[
                 "plain_p0.pkl", "plain_p2.pkl", "plain_p4.pkl", "plain_p5.pkl",
-                "levels.pkl", "sd_legacy.pth", "dtypes_legacy.pth",
+                "levels.pkl", "sd_legacy.pth", "dtypes_legacy.pth", "numpy_p2.pkl", "numpy_p5.pkl",
             ]);
         }
         let bytes = FILES.with(|f| mutate(f[which].clone(), &edits));

@@ -198,6 +198,17 @@ fn plain_pickles_of_every_protocol() {
 }
 
 #[test]
+fn numpy_arrays_and_scalars_of_every_protocol() {
+    let want = expected("numpy.pkl");
+    for p in [2, 4, 5] {
+        let name = format!("numpy_p{p}.pkl");
+        let v = load_pickle(&fixture(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check(&v, &want, &name);
+        assert_eq!(v.get("shared_1"), v.get("shared_2"));
+    }
+}
+
+#[test]
 fn code_is_refused_naming_the_global() {
     for (name, global) in [
         ("evil_os_system.pkl", "posix.system"),
