@@ -1,0 +1,356 @@
+//! The in-memory (or memory-mapped) feature set and its checks.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use crate::formats::{self, Format};
+use crate::{Error, Result};
+
+/// Where the matrix lives: an owned vector, or a read-only mapping of a file (no copy).
+pub(crate) enum Matrix {
+    Owned(Vec<f32>),
+    Mapped {
+        map: Mmap,
+        offset: usize,
+        len: usize,
+    },
+}
+
+impl Matrix {
+    fn as_slice(&self) -> &[f32] {
+        match self {
+            Matrix::Owned(v) => v,
+            Matrix::Mapped { map, offset, len } => {
+                let bytes = &map[*offset..*offset + len * 4];
+                // SAFETY: `mapped` only builds this variant for 4-byte-aligned little-endian f32 data
+                // of exactly `len` elements inside the mapping, which lives as long as `self`.
+                unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), *len) }
+            }
+        }
+    }
+
+    /// Maps `len` f32 values at `offset` of `map`, or copies them when they are not aligned.
+    pub(crate) fn mapped(map: Mmap, offset: usize, len: usize) -> Matrix {
+        let aligned = (map.as_ptr() as usize + offset) % std::mem::align_of::<f32>() == 0;
+        if aligned && cfg!(target_endian = "little") {
+            Matrix::Mapped { map, offset, len }
+        } else {
+            Matrix::Owned(
+                map[offset..offset + len * 4]
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// Features of `rows` images (`dim` values each, row-major), their class labels and class names.
+pub struct FeatureSet {
+    pub(crate) x: Matrix,
+    dim: usize,
+    /// Class index of each row.
+    pub labels: Vec<u32>,
+    /// Class name (wnid) of each class index, when known.
+    pub class_names: Option<Vec<String>>,
+    /// The file or directory the set was loaded from.
+    pub source: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for FeatureSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeatureSet")
+            .field("rows", &self.rows())
+            .field("dim", &self.dim)
+            .field("classes", &self.num_classes())
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl FeatureSet {
+    /// Loads a feature set; the format follows the path: a directory (`X.npy`, `Y.npy`,
+    /// optional `classes.txt`), `.npz`, `.safetensors` or `.pth`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let format = Format::of_path(path)?;
+        let mut set = formats::load(path, format)?;
+        set.source = Some(path.to_path_buf());
+        Ok(set)
+    }
+
+    /// A set from memory; `x.len()` must be `labels.len() × dim`.
+    pub fn from_vec(
+        x: Vec<f32>,
+        dim: usize,
+        labels: Vec<u32>,
+        class_names: Option<Vec<String>>,
+    ) -> Result<Self> {
+        Self::new(Matrix::Owned(x), dim, labels, class_names, None)
+    }
+
+    pub(crate) fn new(
+        x: Matrix,
+        dim: usize,
+        labels: Vec<u32>,
+        class_names: Option<Vec<String>>,
+        path: Option<&Path>,
+    ) -> Result<Self> {
+        let n = x.as_slice().len();
+        let shown = path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("<memory>"));
+        if dim == 0 || n % dim != 0 {
+            return Err(Error::format(
+                shown,
+                format!("{n} values cannot form rows of dimension {dim}"),
+            ));
+        }
+        if n / dim != labels.len() {
+            return Err(Error::RowMismatch {
+                path: shown,
+                rows: n / dim,
+                labels: labels.len(),
+            });
+        }
+        Ok(FeatureSet {
+            x,
+            dim,
+            labels,
+            class_names,
+            source: path.map(Path::to_path_buf),
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The whole matrix, row-major.
+    pub fn x(&self) -> &[f32] {
+        self.x.as_slice()
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.x()[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// Number of classes: the class names if known, else the largest label + 1.
+    pub fn num_classes(&self) -> usize {
+        match &self.class_names {
+            Some(names) => names.len(),
+            None => self.labels.iter().max().map_or(0, |&m| m as usize + 1),
+        }
+    }
+
+    /// Whether the matrix is memory-mapped rather than held in memory.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.x, Matrix::Mapped { .. })
+    }
+
+    fn shown(&self) -> PathBuf {
+        self.source
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("<memory>"))
+    }
+
+    /// Checks that every value is finite and that labels are 0..C-1 with every class present.
+    pub fn validate(&self) -> Result<()> {
+        let bad: Vec<usize> = (0..self.rows())
+            .filter(|&i| self.row(i).iter().any(|v| !v.is_finite()))
+            .collect();
+        if !bad.is_empty() {
+            return Err(Error::NonFinite {
+                path: self.shown(),
+                count: bad.len(),
+                examples: list_rows(&bad),
+            });
+        }
+        let c = self.num_classes();
+        if let Some(&l) = self.labels.iter().find(|&&l| l as usize >= c) {
+            return Err(Error::Labels {
+                path: self.shown(),
+                problem: format!("label {l} is out of range for {c} classes"),
+            });
+        }
+        let present: BTreeSet<u32> = self.labels.iter().copied().collect();
+        if present.len() != c {
+            let missing: Vec<String> = (0..c as u32)
+                .filter(|l| !present.contains(l))
+                .take(5)
+                .map(|l| l.to_string())
+                .collect();
+            return Err(Error::Labels {
+                path: self.shown(),
+                problem: format!(
+                    "{} of {c} classes have no row (e.g. {})",
+                    c - present.len(),
+                    missing.join(", ")
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes the set in `format` at `path`, atomically.
+    pub fn save(&self, path: &Path, format: Format) -> Result<()> {
+        formats::save(self, path, format)
+    }
+}
+
+/// "rows 3, 17 and 2 more".
+fn list_rows(rows: &[usize]) -> String {
+    let shown: Vec<String> = rows.iter().take(5).map(|r| r.to_string()).collect();
+    match rows.len() {
+        1 => format!("row {}", shown[0]),
+        n if n <= 5 => format!("rows {}", shown.join(", ")),
+        n => format!("rows {} and {} more", shown.join(", "), n - 5),
+    }
+}
+
+/// Checks that a train and a test set can be used together: both valid, same dimension, same
+/// classes (every class present in both, same class names when both have them).
+pub fn check_pair(train: &FeatureSet, test: &FeatureSet) -> Result<()> {
+    let mismatch = |problem: String| Error::Mismatch {
+        train: train.shown(),
+        test: test.shown(),
+        problem,
+    };
+    if train.dim() != test.dim() {
+        return Err(mismatch(format!(
+            "features are {}-d in train but {}-d in test: were they extracted with the same model?",
+            train.dim(),
+            test.dim()
+        )));
+    }
+    train.validate()?;
+    test.validate()?;
+    if let (Some(a), Some(b)) = (&train.class_names, &test.class_names) {
+        if a != b {
+            let diff: Vec<&String> = a
+                .iter()
+                .filter(|n| !b.contains(n))
+                .chain(b.iter().filter(|n| !a.contains(n)))
+                .take(5)
+                .collect();
+            return Err(mismatch(format!(
+                "the class lists differ (e.g. {diff:?}); every class must be in both"
+            )));
+        }
+    } else if train.num_classes() != test.num_classes() {
+        return Err(mismatch(format!(
+            "{} classes in train but {} in test",
+            train.num_classes(),
+            test.num_classes()
+        )));
+    }
+    Ok(())
+}
+
+/// Maps arbitrary labels to 0..C-1 in increasing order; returns the new labels and, for each new
+/// index, the old label.
+pub fn remap_labels(labels: &[u32]) -> (Vec<u32>, Vec<u32>) {
+    let old: Vec<u32> = labels
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let new = labels
+        .iter()
+        .map(|l| old.binary_search(l).expect("present") as u32)
+        .collect();
+    (new, old)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(x: Vec<f32>, labels: Vec<u32>) -> FeatureSet {
+        FeatureSet::from_vec(x, 2, labels, None).unwrap()
+    }
+
+    #[test]
+    fn shape_errors() {
+        assert!(matches!(
+            FeatureSet::from_vec(vec![0.0; 6], 2, vec![0, 1], None),
+            Err(Error::RowMismatch {
+                rows: 3,
+                labels: 2,
+                ..
+            })
+        ));
+        assert!(FeatureSet::from_vec(vec![0.0; 5], 2, vec![0, 1], None).is_err());
+    }
+
+    #[test]
+    fn validate_names_nonfinite_rows_and_label_gaps() {
+        let s = set(
+            vec![0.0, 1.0, f32::NAN, 0.0, 1.0, f32::INFINITY],
+            vec![0, 1, 0],
+        );
+        let msg = s.validate().unwrap_err().to_string();
+        assert!(msg.contains("rows 1, 2"), "{msg}");
+        let s = set(vec![0.0; 4], vec![0, 2]);
+        let msg = s.validate().unwrap_err().to_string();
+        assert!(
+            msg.contains("1 of 3 classes have no row (e.g. 1)") && msg.contains("remap"),
+            "{msg}"
+        );
+        let s = FeatureSet::from_vec(
+            vec![0.0; 4],
+            2,
+            vec![0, 5],
+            Some(vec!["a".into(), "b".into()]),
+        )
+        .unwrap();
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("label 5 is out of range for 2 classes"));
+    }
+
+    #[test]
+    fn pair_checks() {
+        let a = set(vec![0.0; 4], vec![0, 1]);
+        let b = FeatureSet::from_vec(vec![0.0; 6], 3, vec![0, 1], None).unwrap();
+        assert!(check_pair(&a, &b)
+            .unwrap_err()
+            .to_string()
+            .contains("2-d in train but 3-d in test"));
+        let c = set(vec![0.0; 6], vec![0, 1, 2]);
+        assert!(check_pair(&a, &c)
+            .unwrap_err()
+            .to_string()
+            .contains("2 classes in train but 3 in test"));
+        let named = |n: &[&str]| {
+            FeatureSet::from_vec(
+                vec![0.0; 4],
+                2,
+                vec![0, 1],
+                Some(n.iter().map(|s| s.to_string()).collect()),
+            )
+            .unwrap()
+        };
+        assert!(check_pair(&named(&["x", "y"]), &named(&["x", "z"]))
+            .unwrap_err()
+            .to_string()
+            .contains("class lists differ"));
+        check_pair(&named(&["x", "y"]), &named(&["x", "y"])).unwrap();
+    }
+
+    #[test]
+    fn remap() {
+        assert_eq!(
+            remap_labels(&[7, 3, 7, 10]),
+            (vec![1, 0, 1, 2], vec![3, 7, 10])
+        );
+    }
+}
