@@ -340,6 +340,36 @@ impl Obj {
     }
 }
 
+/// The memo: pickles number entries 0, 1, 2, ... (a vector), but may use any 32-bit key (a map).
+#[derive(Default)]
+struct Memo {
+    dense: Vec<Option<Obj>>,
+    sparse: HashMap<u64, Obj>,
+    /// Number of keys stored (MEMOIZE's next key).
+    len: u64,
+}
+
+impl Memo {
+    fn get(&self, i: u64) -> Option<&Obj> {
+        match usize::try_from(i).ok().and_then(|k| self.dense.get(k)) {
+            Some(slot) => slot.as_ref(),
+            None => self.sparse.get(&i),
+        }
+    }
+
+    fn put(&mut self, i: u64, o: Obj) {
+        let fresh = match usize::try_from(i) {
+            Ok(k) if k < self.dense.len() => self.dense[k].replace(o).is_none(),
+            Ok(k) if k == self.dense.len() && !self.sparse.contains_key(&i) => {
+                self.dense.push(Some(o));
+                true
+            }
+            _ => self.sparse.insert(i, o).is_none(),
+        };
+        self.len += u64::from(fresh);
+    }
+}
+
 /// Where an error is reported: the file's name and the opcode being run.
 struct Here<'a> {
     file: &'a str,
@@ -375,7 +405,7 @@ pub(crate) fn unpickle(data: &[u8], start: usize, file: &str) -> Result<Unpickle
         file,
         stack: Vec::new(),
         marks: Vec::new(),
-        memo: HashMap::new(),
+        memo: Memo::default(),
         storages: HashMap::new(),
     }
     .run()
@@ -396,7 +426,7 @@ struct Machine<'a> {
     file: &'a str,
     stack: Vec<Obj>,
     marks: Vec<usize>,
-    memo: HashMap<u32, Obj>,
+    memo: Memo,
     storages: HashMap<String, DType>,
 }
 
@@ -475,9 +505,9 @@ impl Machine<'_> {
     }
 
     fn memo_get(&mut self, h: &Here, i: u64) -> Result<()> {
-        let o = u32::try_from(i)
-            .ok()
-            .and_then(|i| self.memo.get(&i))
+        let o = self
+            .memo
+            .get(i)
             .ok_or_else(|| h.err(format!("memo key {i} was never stored")))?
             .clone();
         self.push(o);
@@ -485,9 +515,8 @@ impl Machine<'_> {
     }
 
     fn memo_put(&mut self, h: &Here, i: u64) -> Result<()> {
-        let i = u32::try_from(i).map_err(|_| h.err(format!("memo key {i} is too large")))?;
         let o = self.top(h)?.clone();
-        self.memo.insert(i, o);
+        self.memo.put(i, o);
         Ok(())
     }
 
@@ -732,7 +761,7 @@ impl Machine<'_> {
                     self.memo_put(&h, i)?;
                 }
                 0x94 => {
-                    let i = self.memo.len() as u64;
+                    let i = self.memo.len;
                     self.memo_put(&h, i)?;
                 }
                 b'c' => {
