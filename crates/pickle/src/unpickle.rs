@@ -1359,6 +1359,20 @@ mod tests {
     }
 
     #[test]
+    fn memo_counts_keys_for_memoize_whether_dense_or_sparse() {
+        let mut m = Memo::default();
+        m.put(0, Obj::Int(0));
+        m.put(7, Obj::Int(7));
+        m.put(0, Obj::Int(1)); // overwrite: not a new key
+        assert_eq!(m.len, 2);
+        m.put(1, Obj::Int(2));
+        assert!(matches!(m.get(0), Some(Obj::Int(1))));
+        assert!(matches!(m.get(7), Some(Obj::Int(7))));
+        assert!(matches!(m.get(1), Some(Obj::Int(2))));
+        assert!(m.get(2).is_none() && m.get(u64::MAX).is_none());
+    }
+
+    #[test]
     fn text_escapes() {
         assert_eq!(string_escape(b"'a\\nb\\x41\\''").unwrap(), b"a\nbA'");
         assert_eq!(raw_unicode_escape(b"caf\xe9 \\u00e9").unwrap(), "café é");
