@@ -22,6 +22,9 @@ pub enum Error {
         opcode: String,
         msg: String,
     },
+    /// Decoding would exceed the bounds derived from the input's size (a corrupt or hostile file).
+    #[error("{file}: {msg}; the file is corrupt or was crafted to exhaust memory")]
+    Limit { file: String, msg: String },
     /// The pickle references a Python global outside the whitelist; we never execute code.
     #[error("{file}: byte {offset}: this file contains a Python object of class `{global}` that hiercog refuses to execute; re-save it as a state_dict of tensors (torch.save(model.state_dict(), path)) or as safetensors")]
     Forbidden {

@@ -1238,10 +1238,8 @@ const MAX_DEPTH: usize = 200;
 
 impl Materializer<'_> {
     fn spend(&mut self, n: usize) -> Result<()> {
-        self.budget = self.budget.checked_sub(n.saturating_add(1)).ok_or_else(|| Error::Malformed {
+        self.budget = self.budget.checked_sub(n.saturating_add(1)).ok_or_else(|| Error::Limit {
             file: self.file.to_string(),
-            offset: 0,
-            opcode: "-".into(),
             msg: "the decoded value is far larger than the file (shared references expanded too often)".into(),
         })?;
         Ok(())
@@ -1249,10 +1247,8 @@ impl Materializer<'_> {
 
     fn value(&mut self, o: &Obj, depth: usize) -> Result<Value> {
         if depth > MAX_DEPTH {
-            return Err(Error::Malformed {
+            return Err(Error::Limit {
                 file: self.file.to_string(),
-                offset: 0,
-                opcode: "-".into(),
                 msg: format!(
                     "containers nest deeper than {MAX_DEPTH} levels (or refer to themselves)"
                 ),
@@ -1284,15 +1280,7 @@ impl Materializer<'_> {
                 Value::Dict(out)
             }
             Obj::Global(g) => Value::Str(g.name()),
-            Obj::Storage(s) => {
-                let spec = TensorSpec {
-                    storage: s.clone(),
-                    offset: 0,
-                    size: vec![s.numel],
-                    stride: vec![1],
-                };
-                self.tensor(&spec)?
-            }
+            Obj::Storage(s) => self.tensor(&TensorSpec::new(s.clone(), vec![s.numel], vec![1]))?,
             Obj::Tensor(t) => self.tensor(t)?,
             Obj::Array(t) => {
                 self.spend(t.data.len())?;
@@ -1301,14 +1289,10 @@ impl Materializer<'_> {
             Obj::NpDtype(d) => Value::Str(d.borrow().descr.clone()),
             Obj::NpPending(a) => match &*a.borrow() {
                 Some(o) => self.value(o, d)?,
-                None => {
-                    return Err(Error::Malformed {
-                        file: self.file.to_string(),
-                        offset: 0,
-                        opcode: "-".into(),
-                        msg: "a numpy array never received its contents (BUILD)".into(),
-                    })
-                }
+                None => return Err(Error::Shape(format!(
+                    "{}: a numpy array never received its contents (no BUILD); the file is corrupt",
+                    self.file
+                ))),
             },
         })
     }
