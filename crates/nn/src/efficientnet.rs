@@ -1,0 +1,253 @@
+//! EfficientNet-Lite (Tan & Le 2019; the TF-Lite variants of `efficientnet/lite`), in the key
+//! layout of EfficientNet-PyTorch / PyPI `efficientnet-lite-pytorch` (`_conv_stem`, `_bn0`,
+//! `_blocks.N._expand_conv`, `_depthwise_conv`, `_project_conv`, `_conv_head`, `_fc`).
+//!
+//! Lite differs from B0: ReLU6, no squeeze-and-excitation, stem (32) and head (1280) unscaled,
+//! first and last stages never repeated more, BatchNorm eps 1e-3, and TensorFlow "SAME"
+//! padding computed once from the static input size.
+
+use crate::checkpoint::Weights;
+use crate::error::Result;
+use crate::ops::{global_avg_pool, to_nhwc, Activation, Conv, Linear, Padding};
+use candle_core::{Device, Tensor};
+
+/// Width/depth multipliers and the static input size of an EfficientNet-Lite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EfficientNetLiteConfig {
+    pub width: f64,
+    pub depth: f64,
+    pub image_size: usize,
+}
+
+impl EfficientNetLiteConfig {
+    /// `efficientnet-lite{0..4}` as in the reference's `efficientnet_params`.
+    pub fn lite(variant: u8) -> Option<Self> {
+        let (width, depth, image_size) = match variant {
+            0 => (1.0, 1.0, 224),
+            1 => (1.0, 1.1, 240),
+            2 => (1.1, 1.2, 260),
+            3 => (1.2, 1.4, 280),
+            4 => (1.4, 1.8, 300),
+            _ => return None,
+        };
+        Some(EfficientNetLiteConfig {
+            width,
+            depth,
+            image_size,
+        })
+    }
+
+    fn round_filters(&self, filters: usize) -> usize {
+        let f = filters as f64 * self.width;
+        let mut new = 8usize.max(((f + 4.0) as usize) / 8 * 8);
+        if (new as f64) < 0.9 * f {
+            new += 8;
+        }
+        new
+    }
+}
+
+/// Stage table of the Lite models: (repeats, kernel, stride, expand ratio, in, out).
+const STAGES: [(usize, usize, usize, usize, usize, usize); 7] = [
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+];
+const BN_EPS: f64 = 1e-3;
+const STEM: usize = 32;
+const HEAD: usize = 1280;
+
+struct MbConv {
+    expand: Option<Conv>,
+    depthwise: Conv,
+    project: Conv,
+    skip: bool,
+}
+
+/// An EfficientNet-Lite with folded BatchNorms.
+pub struct EfficientNetLite {
+    stem: Conv,
+    blocks: Vec<MbConv>,
+    head: Conv,
+    fc: Option<Linear>,
+}
+
+impl EfficientNetLite {
+    /// Builds the network from a checkpoint; `_fc` is optional (headless checkpoints give
+    /// features only).
+    pub fn new(w: &Weights, cfg: &EfficientNetLiteConfig, device: &Device) -> Result<Self> {
+        let conv = |name: &str,
+                    cin: usize,
+                    cout: usize,
+                    k: usize,
+                    stride: usize,
+                    pad: Padding,
+                    groups: usize,
+                    bn: &str|
+         -> Result<Conv> {
+            let weight = w.get(&format!("{name}.weight"), &[cout, cin / groups, k, k])?;
+            let bn = w.batch_norm(bn, cout, BN_EPS)?;
+            Conv::new(
+                &weight,
+                None,
+                Some(bn),
+                stride,
+                pad,
+                groups,
+                Activation::Relu6,
+                device,
+            )
+        };
+        let mut size = cfg.image_size;
+        let stem = conv(
+            "_conv_stem",
+            3,
+            STEM,
+            3,
+            2,
+            Padding::tf_same(size, size, 3, 2),
+            1,
+            "_bn0",
+        )?;
+        size = size.div_ceil(2);
+        let mut blocks = Vec::new();
+        for (stage, &(repeats, k, stride, expand, cin, cout)) in STAGES.iter().enumerate() {
+            let edge = stage == 0 || stage == STAGES.len() - 1;
+            let repeats = if edge {
+                repeats
+            } else {
+                (cfg.depth * repeats as f64).ceil() as usize
+            };
+            let mut cin = if stage == 0 {
+                STEM
+            } else {
+                cfg.round_filters(cin)
+            };
+            let cout = cfg.round_filters(cout);
+            for r in 0..repeats {
+                let s = if r == 0 { stride } else { 1 };
+                let p = format!("_blocks.{}", blocks.len());
+                let mid = cin * expand;
+                let expand_conv = if expand != 1 {
+                    Some(conv(
+                        &format!("{p}._expand_conv"),
+                        cin,
+                        mid,
+                        1,
+                        1,
+                        Padding::default(),
+                        1,
+                        &format!("{p}._bn0"),
+                    )?)
+                } else {
+                    None
+                };
+                let depthwise = conv(
+                    &format!("{p}._depthwise_conv"),
+                    mid,
+                    mid,
+                    k,
+                    s,
+                    Padding::tf_same(size, size, k, s),
+                    mid,
+                    &format!("{p}._bn1"),
+                )?;
+                size = size.div_ceil(s);
+                let weight = w.get(&format!("{p}._project_conv.weight"), &[cout, mid, 1, 1])?;
+                let bn = w.batch_norm(&format!("{p}._bn2"), cout, BN_EPS)?;
+                let project = Conv::new(
+                    &weight,
+                    None,
+                    Some(bn),
+                    1,
+                    Padding::default(),
+                    1,
+                    Activation::Identity,
+                    device,
+                )?;
+                blocks.push(MbConv {
+                    expand: expand_conv,
+                    depthwise,
+                    project,
+                    skip: s == 1 && cin == cout,
+                });
+                cin = cout;
+            }
+        }
+        let last = cfg.round_filters(STAGES[STAGES.len() - 1].5);
+        let head = conv(
+            "_conv_head",
+            last,
+            HEAD,
+            1,
+            1,
+            Padding::default(),
+            1,
+            "_bn1",
+        )?;
+        let fc = match w.shape("_fc.weight") {
+            Some(s) if s.len() == 2 => {
+                let weight = w.get("_fc.weight", &[s[0], HEAD])?;
+                Some(Linear::new(
+                    &weight,
+                    w.vec("_fc.bias", s[0])?,
+                    Activation::Identity,
+                    device,
+                )?)
+            }
+            _ => None,
+        };
+        Ok(EfficientNetLite {
+            stem,
+            blocks,
+            head,
+            fc,
+        })
+    }
+
+    /// Pooled 1280-d features of an NCHW batch, and logits when the checkpoint has `_fc`.
+    pub fn forward(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        let mut x = self.stem.forward(&to_nhwc(x)?, None)?;
+        for b in &self.blocks {
+            let input = x.clone();
+            if let Some(e) = &b.expand {
+                x = e.forward(&x, None)?;
+            }
+            x = b.depthwise.forward(&x, None)?;
+            x = b.project.forward(&x, b.skip.then_some(&input))?;
+        }
+        let x = self.head.forward(&x, None)?;
+        let features = global_avg_pool(&x)?;
+        let logits = match &self.fc {
+            Some(fc) => Some(fc.forward(&features)?),
+            None => None,
+        };
+        Ok((features, logits))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_rounding_matches_reference() {
+        let c = EfficientNetLiteConfig {
+            width: 0.25,
+            depth: 1.0,
+            image_size: 64,
+        };
+        // Values from the reference's round_filters with width 0.25 and 1.1.
+        assert_eq!(c.round_filters(16), 8);
+        assert_eq!(c.round_filters(40), 16);
+        assert_eq!(c.round_filters(320), 80);
+        let c2 = EfficientNetLiteConfig::lite(2).unwrap();
+        assert_eq!(c2.round_filters(24), 24);
+        assert_eq!(c2.round_filters(40), 48);
+        assert_eq!(c2.round_filters(320), 352);
+    }
+}
