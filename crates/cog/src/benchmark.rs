@@ -480,7 +480,7 @@ pub fn load_benchmark(dir: &Path) -> Result<Benchmark> {
     let text = std::fs::read_to_string(&mpath).map_err(|e| Error::read(&mpath, e))?;
     let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::Manifest {
         path: mpath.clone(),
-        source: e,
+        err: e,
     })?;
     if manifest.format != FORMAT_VERSION {
         return Err(Error::NotABenchmark {

@@ -286,15 +286,14 @@ impl LevelBuilder {
                     "the number of levels must be at least 1".into(),
                 ))
             }
-            Cuts::Thresholds(t) => {
+            Cuts::Thresholds(t)
                 if t.is_empty()
                     || t.iter().any(|x| !x.is_finite())
-                    || t.windows(2).any(|w| w[0] <= w[1])
-                {
-                    return Err(Error::InvalidParam(format!(
-                        "similarity thresholds {t:?} must be finite and strictly decreasing (one fewer than the levels)"
-                    )));
-                }
+                    || t.windows(2).any(|w| w[0] <= w[1]) =>
+            {
+                return Err(Error::InvalidParam(format!(
+                    "similarity thresholds {t:?} must be finite and strictly decreasing (one fewer than the levels)"
+                )));
             }
             _ => {}
         }
@@ -336,7 +335,11 @@ impl LevelBuilder {
             pool: &pool.ids,
             counts: inputs.counts,
         };
-        let (eligible, steps, removed) = filter::apply(&ctx, &p.filters, pool.ids.clone())?;
+        let filter::Filtered {
+            kept: eligible,
+            reports: steps,
+            removed,
+        } = filter::apply(&ctx, &p.filters, pool.ids.clone())?;
         reports.extend(steps);
         let mut removed: Vec<RemovedConcept> = pool
             .unknown

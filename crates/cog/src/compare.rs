@@ -31,8 +31,14 @@ pub struct LevelComparison {
 pub struct Comparison {
     /// Level-by-level comparison, for the levels both have (matched by position: L1 with L1).
     pub levels: Vec<LevelComparison>,
+    /// Concepts in the levels of A.
+    pub size_a: usize,
+    /// Concepts in the levels of B.
+    pub size_b: usize,
     /// Concepts in some level of A and some level of B.
     pub common: usize,
+    /// Jaccard index of all level concepts of A and of B.
+    pub jaccard: f64,
     /// Of those, how many are in the same level in both.
     pub same_level: usize,
     /// Spearman's rho of the similarities over all common concepts.
@@ -83,9 +89,17 @@ pub fn compare(a: &Benchmark, b: &Benchmark) -> Comparison {
             }
         })
         .collect();
+    let union = ia.len() + ib.len() - xs.len();
     Comparison {
         levels,
+        size_a: ia.len(),
+        size_b: ib.len(),
         common: xs.len(),
+        jaccard: if union == 0 {
+            1.0
+        } else {
+            xs.len() as f64 / union as f64
+        },
         same_level: (0..ka.min(kb)).map(|i| confusion[i][i]).sum(),
         spearman: spearman(&xs, &ys),
         confusion,
@@ -125,22 +139,29 @@ impl Comparison {
                 ]
             })
             .collect();
-        let same = if self.common == 0 {
-            0.0
-        } else {
-            self.same_level as f64 / self.common as f64
-        };
         rows.push(vec![
             "all".into(),
-            self.levels_a.len().to_string(),
-            self.levels_b.len().to_string(),
+            self.size_a.to_string(),
+            self.size_b.to_string(),
             self.common.to_string(),
-            format!("same level: {:.2}%", 100.0 * same),
+            format!("{:.4}", self.jaccard),
             f(self.spearman),
         ]);
         let mut out = crate::summary::table(
             &["level", "A", "B", "common", "Jaccard", "Spearman rho"],
             &rows,
+        );
+        let same = if self.common == 0 {
+            0.0
+        } else {
+            self.same_level as f64 / self.common as f64
+        };
+        let _ = writeln!(
+            out,
+            "\n{} of the {} common concepts ({:.2}%) are in the same level in A and B.",
+            self.same_level,
+            self.common,
+            100.0 * same
         );
         let mut header = vec!["A \\ B".to_string()];
         header.extend(self.levels_b.iter().cloned());

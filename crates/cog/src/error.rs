@@ -8,20 +8,12 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Everything that can go wrong while building, writing, reading, importing or comparing levels.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read {path}: {source} (check that the path exists and is readable)")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read {path}: {err} (check that the path exists and is readable)")]
+    Read { path: PathBuf, err: std::io::Error },
     #[error(
-        "cannot write {path}: {source} (check free space and permissions of the output directory)"
+        "cannot write {path}: {err} (check free space and permissions of the output directory)"
     )]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, err: std::io::Error },
     #[error("{path}:{line}: {message}")]
     Parse {
         path: PathBuf,
@@ -85,11 +77,10 @@ pub enum Error {
     Taxonomy(#[from] hiercog_taxonomy::Error),
     #[error("cannot draw {what}: {message}")]
     Plot { what: String, message: String },
-    #[error("{path}: invalid manifest JSON: {source} (the file was edited or written by another tool version)")]
+    #[error("{path}: invalid manifest JSON: {err} (the file was edited or written by another tool version)")]
     Manifest {
         path: PathBuf,
-        #[source]
-        source: serde_json::Error,
+        err: serde_json::Error,
     },
 }
 
@@ -98,7 +89,7 @@ impl Error {
     pub(crate) fn read(path: &std::path::Path, source: std::io::Error) -> Self {
         Error::Read {
             path: path.to_path_buf(),
-            source,
+            err: source,
         }
     }
 
@@ -106,7 +97,7 @@ impl Error {
     pub(crate) fn write(path: &std::path::Path, source: std::io::Error) -> Self {
         Error::Write {
             path: path.to_path_buf(),
-            source,
+            err: source,
         }
     }
 

@@ -109,13 +109,22 @@ pub(crate) struct FilterContext<'a> {
     pub counts: Option<&'a ImageCounts>,
 }
 
-/// Applies `filters` in order to `candidates` (kept in their order). Returns the survivors, one
-/// report per step, and every removed concept with the step that removed it.
+/// What [`apply`] returns.
+pub(crate) struct Filtered {
+    /// The survivors, in input order.
+    pub kept: Vec<ConceptId>,
+    /// One report per step.
+    pub reports: Vec<FilterReport>,
+    /// Every removed concept with the name of the step that removed it.
+    pub removed: Vec<(ConceptId, String)>,
+}
+
+/// Applies `filters` in order to `candidates`.
 pub(crate) fn apply(
     ctx: &FilterContext<'_>,
     filters: &[Filter],
     mut candidates: Vec<ConceptId>,
-) -> Result<(Vec<ConceptId>, Vec<FilterReport>, Vec<(ConceptId, String)>)> {
+) -> Result<Filtered> {
     let mut reports = Vec::with_capacity(filters.len());
     let mut removed_all = Vec::new();
     for f in filters {
@@ -143,7 +152,11 @@ pub(crate) fn apply(
         });
         removed_all.extend(removed.into_iter().map(|c| (c, name.clone())));
     }
-    Ok((candidates, reports, removed_all))
+    Ok(Filtered {
+        kept: candidates,
+        reports,
+        removed: removed_all,
+    })
 }
 
 /// The concepts a step drops, as a per-concept mask (`None` when the step is skipped), and a note.

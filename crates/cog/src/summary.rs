@@ -185,12 +185,15 @@ pub(crate) fn render_report(b: &Benchmark, with_plots: bool) -> String {
     s
 }
 
+/// Per level, the best-ranked concept having a given nearest seen concept; and how many have it.
+type NeighbourRow<'a> = (Vec<Option<&'a RankedConcept>>, usize);
+
 /// The paper's "nearest neighbour per level" table: for the seen concepts that are nearest to
 /// concepts of the most levels, the most similar concept of each level that has it as nearest.
 fn neighbours(b: &Benchmark, s: &mut String) {
     let k = b.levels().len();
     // seen -> per level, the first (best-ranked) concept having it as nearest; plus its count.
-    let mut by_seen: BTreeMap<(&str, &str), (Vec<Option<&RankedConcept>>, usize)> = BTreeMap::new();
+    let mut by_seen: BTreeMap<(&str, &str), NeighbourRow<'_>> = BTreeMap::new();
     for (i, lv) in b.levels().iter().enumerate() {
         for c in &lv.concepts {
             let e = by_seen
@@ -287,7 +290,7 @@ pub(crate) fn draw_plots(b: &Benchmark, dir: &Path) -> Result<Vec<PathBuf>> {
             .collect(),
         err: None,
     };
-    // A dashed line after the lowest-ranked concept of each level.
+    // A dashed line, labelled with the level, after the lowest-ranked concept of each level.
     let position: HashMap<&str, usize> = b
         .ranking()
         .iter()
@@ -303,7 +306,7 @@ pub(crate) fn draw_plots(b: &Benchmark, dir: &Path) -> Result<Vec<PathBuf>> {
                 .iter()
                 .filter_map(|c| position.get(c.wnid.as_str()))
                 .max()?;
-            Some((*end as f64 + 0.5, format!("end of {}", l.name)))
+            Some((*end as f64 + 0.5, l.name.clone()))
         })
         .collect();
     let opts = LineOptions {

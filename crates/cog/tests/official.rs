@@ -154,7 +154,10 @@ fn compare_matches_the_reference_overlaps_and_scipy_spearman() {
         ex["rho"]
     );
     let md = c.to_markdown();
-    assert!(md.contains("Jaccard") && md.contains("same level"), "{md}");
+    assert!(
+        md.contains("Jaccard") && md.contains("13 of the 15 common concepts (86.67%)"),
+        "{md}"
+    );
 }
 
 #[test]
