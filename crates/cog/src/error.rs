@@ -71,8 +71,8 @@ pub enum Error {
     OfficialShape { path: PathBuf, message: String },
     #[error("concept {wnid} of the level file has no entry in the split file {path}: use the split file that goes with the level file")]
     MissingSplit { wnid: String, path: PathBuf },
-    #[error("cannot read pickle {path}: {message}")]
-    Pickle { path: PathBuf, message: String },
+    #[error(transparent)]
+    Pickle(#[from] hiercog_pickle::Error),
     #[error(transparent)]
     Taxonomy(#[from] hiercog_taxonomy::Error),
     #[error("cannot draw {what}: {message}")]

@@ -27,7 +27,6 @@ mod inputs;
 mod official;
 mod splits;
 mod summary;
-mod unpickle;
 
 pub use benchmark::{
     load_benchmark, Benchmark, Level, LevelSummary, Manifest, RankedConcept, RemovedConcept,

@@ -1,4 +1,5 @@
-//! Import of the official ImageNet-CoG files, read with a restricted unpickler (no code runs).
+//! Import of the official ImageNet-CoG files, read with `hiercog-pickle`'s restricted unpickler
+//! (no code runs).
 //!
 //! Shapes, as naver/cog reads them (`data/__init__.py`, `data/datasets.py`):
 //! - `cog_levels_mapping_file.pkl`: indexed `levels[level - 1]` → the level's concept names, so a
@@ -10,13 +11,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use hiercog_pickle::Value;
+
 use crate::benchmark::{Benchmark, Level, LevelSummary, Manifest};
 use crate::builder::{rank, resolve, taxonomy_ref, BuildInputs, LevelParams};
 use crate::error::{Error, Result};
 use crate::filter::FilterReport;
 use crate::inputs::{ConceptList, InputRef};
 use crate::splits::{ConceptSplit, SplitSource, SplitsInfo};
-use crate::unpickle::Value;
 
 /// The official split file, in memory: concept → its train and test file names.
 #[derive(Clone, Debug)]
@@ -186,21 +188,25 @@ fn level_number(k: &Value) -> Option<i64> {
     }
 }
 
-/// A list, tuple or 1-D string array of strings.
+/// A list or tuple of strings (the pickle reader turns numpy string arrays into lists).
 fn string_list(v: &Value) -> std::result::Result<Vec<String>, String> {
-    v.as_string_list().ok_or_else(|| {
-        format!(
-            "expected a list or array of strings, found {}",
-            v.type_name()
-        )
-    })
+    v.as_list()
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .ok_or_else(|| {
+            format!(
+                "expected a list or array of strings, found {}",
+                v.type_name()
+            )
+        })
 }
 
 fn load(path: &Path) -> Result<Value> {
-    crate::unpickle::load(path).map_err(|message| Error::Pickle {
-        path: path.to_path_buf(),
-        message,
-    })
+    Ok(hiercog_pickle::load_pickle(path)?)
 }
 
 /// Converts the official level file (and optionally its split file) into a [`Benchmark`]:

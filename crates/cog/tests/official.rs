@@ -168,7 +168,7 @@ fn bad_official_files_are_clear_errors() {
     std::fs::write(&junk, b"hello").unwrap();
     assert!(matches!(
         read_official_levels(&junk).unwrap_err(),
-        Error::Pickle { .. }
+        Error::Pickle(_)
     ));
     // Truncated pickle.
     let full = std::fs::read(common::fixture("official_levels_list.pkl")).unwrap();
@@ -176,7 +176,7 @@ fn bad_official_files_are_clear_errors() {
     std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
     assert!(matches!(
         read_official_levels(&cut).unwrap_err(),
-        Error::Pickle { .. }
+        Error::Pickle(_)
     ));
     // A pickle of the wrong shape: the split file given as the level file.
     let err = read_official_levels(&common::fixture("official_splits.pkl")).unwrap_err();
@@ -185,7 +185,7 @@ fn bad_official_files_are_clear_errors() {
     // Missing file.
     assert!(matches!(
         read_official_levels(&dir.path().join("none.pkl")).unwrap_err(),
-        Error::Pickle { .. } | Error::Read { .. }
+        Error::Pickle(_) | Error::Read { .. }
     ));
     // A level file whose concepts are missing from the split file.
     let (bench, _) = import("other_levels.pkl", None).unwrap();
