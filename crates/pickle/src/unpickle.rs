@@ -1289,10 +1289,12 @@ impl Materializer<'_> {
             Obj::NpDtype(d) => Value::Str(d.borrow().descr.clone()),
             Obj::NpPending(a) => match &*a.borrow() {
                 Some(o) => self.value(o, d)?,
-                None => return Err(Error::Shape(format!(
+                None => {
+                    return Err(Error::Shape(format!(
                     "{}: a numpy array never received its contents (no BUILD); the file is corrupt",
                     self.file
-                ))),
+                )))
+                }
             },
         })
     }
