@@ -45,6 +45,13 @@ fn pickle_named(bytes: &[u8], name: &str) -> Result<Value> {
     if bytes.starts_with(torch::LEGACY_MAGIC) {
         return torch::load_legacy(bytes, name);
     }
+    if bytes.starts_with(torch::ZIP_MAGIC) {
+        return Err(Error::Archive {
+            file: name.to_string(),
+            msg: "a zip archive (a torch.save checkpoint?), not a plain pickle; use load_torch"
+                .into(),
+        });
+    }
     let u = unpickle::unpickle(bytes, 0, name)?;
     unpickle::materialize(
         &u.obj,

@@ -14,7 +14,7 @@ use crate::value::{Tensor, Value};
 /// The first bytes of a legacy checkpoint: protocol 2, then LONG1 of torch's magic number
 /// 0x1950a86a20f9469cfc6c, then STOP.
 pub(crate) const LEGACY_MAGIC: &[u8] = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
-const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+pub(crate) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 /// The legacy format's protocol version record.
 const LEGACY_PROTOCOL: i64 = 1001;
 

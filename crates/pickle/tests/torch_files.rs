@@ -239,6 +239,8 @@ fn a_plain_pickle_is_not_a_torch_file_and_vice_versa() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("use load_pickle"), "{e}");
+    let e = load_pickle(&fixture("sd_zip.pth")).unwrap_err().to_string();
+    assert!(e.contains("use load_torch"), "{e}");
     let bytes = std::fs::read(fixture("plain_p4.pkl")).unwrap();
     assert_eq!(
         load_pickle_bytes(&bytes).unwrap(),
