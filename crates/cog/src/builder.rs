@@ -151,6 +151,13 @@ impl LevelParams {
     /// their ancestors (not their descendants), non-leaves of the pool, the person subtree
     /// n00007846, and (only when image counts are given) concepts with fewer than 782 images
     /// (732 train + 50 test); IC from the pool's subtree sizes, Lin similarity, 5 blocks of 1,000.
+    ///
+    /// Each step is inferred from properties of the official 5,000 concepts, not from published
+    /// code: their order, whether "leaf" was judged on the fall-2011 pool (as here) or on WordNet,
+    /// and the exact image-count rule (total, or train after the 50 test images) are assumptions.
+    /// On the shipped lists the steps leave 14,248 concepts, as the spec's ~14,250; without image
+    /// counts the 5 blocks are the 5,000 most similar of them, not the official spread (see
+    /// [`Cuts::Spread`]).
     pub fn imagenet_cog() -> Self {
         LevelParams {
             preset: "imagenet-cog".into(),
