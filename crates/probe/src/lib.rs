@@ -23,7 +23,10 @@ mod sampling;
 pub use data::{OwnedSamples, Samples};
 pub use error::{ProbeError, Result};
 pub use knn::KnnParams;
-pub use logreg::{FitInfo, FittedLogReg, LbfgsParams, LogisticRegressionParams, SgdParams, Solver};
+pub use logreg::{
+    zero_weight_gradient_scale, FitInfo, FittedLogReg, LbfgsParams, LogisticRegressionParams,
+    SgdParams, Solver,
+};
 pub use metrics::{
     average_hierarchical_distance, hierarchical_metrics, mistake_severity, HierarchicalMetrics,
     TopK,

@@ -319,6 +319,23 @@ impl FittedLogReg {
     }
 }
 
+/// Largest entry of the loss gradient at zero weights, `(1/N)·[Xᵀ(1/C − Y), Σ(1/C − Y)]`: the
+/// data's natural gradient scale, so a relative tolerance means the same on any feature scaling.
+pub fn zero_weight_gradient_scale(data: Samples<'_>) -> f64 {
+    let (n, d, c) = (data.rows(), data.dim(), data.num_classes());
+    let mut p = vec![1.0 / c as f32; n * c];
+    for (row, &y) in p.chunks_exact_mut(c).zip(data.labels()) {
+        row[y as usize] -= 1.0;
+    }
+    let mut g = vec![0.0f32; d * c];
+    xt_times(data.x(), d, &p, c, 1.0 / n as f32, &mut g, false);
+    let gw = g.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64));
+    let gb = column_sums(&p, c)
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs() / n as f64));
+    gw.max(gb)
+}
+
 fn zeros_model(dim: usize, c: usize) -> FittedLogReg {
     FittedLogReg {
         dim,

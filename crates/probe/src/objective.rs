@@ -35,6 +35,10 @@ pub(crate) fn logits(x: &[f32], dim: usize, w: &[f32], b: &[f32], z: &mut [f32])
 }
 
 /// `g = alpha · xᵀ · p` (`g` row-major `dim × c`), accumulating into `g` when `accumulate`.
+///
+/// The reduction runs over the long `rows` axis while the output is small (D × C), which a GEMM
+/// parallelised over output blocks splits poorly; so the rows are cut into one slab per thread,
+/// each slab's product is computed sequentially, and the partial products are summed.
 pub(crate) fn xt_times(
     x: &[f32],
     dim: usize,
@@ -45,6 +49,44 @@ pub(crate) fn xt_times(
     accumulate: bool,
 ) {
     let rows = x.len() / dim;
+    let threads = rayon::current_num_threads();
+    let slab = rows.div_ceil(threads).max(1);
+    if threads == 1 || rows < 2 * 256 {
+        xt_times_seq(x, dim, p, c, alpha, g, accumulate, par());
+        return;
+    }
+    let partials: Vec<Vec<f32>> = x
+        .par_chunks(slab * dim)
+        .zip(p.par_chunks(slab * c))
+        .map(|(xs, ps)| {
+            let mut part = vec![0.0f32; dim * c];
+            xt_times_seq(xs, dim, ps, c, alpha, &mut part, false, Par::Seq);
+            part
+        })
+        .collect();
+    g.par_chunks_mut(c * ROW_BLOCK.min(dim))
+        .enumerate()
+        .for_each(|(i, out)| {
+            let off = i * c * ROW_BLOCK.min(dim);
+            for (j, v) in out.iter_mut().enumerate() {
+                let s: f32 = partials.iter().map(|part| part[off + j]).sum();
+                *v = if accumulate { *v + s } else { s };
+            }
+        });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn xt_times_seq(
+    x: &[f32],
+    dim: usize,
+    p: &[f32],
+    c: usize,
+    alpha: f32,
+    g: &mut [f32],
+    accumulate: bool,
+    par: Par,
+) {
+    let rows = x.len() / dim;
     let xt = MatRef::from_row_major_slice(x, rows, dim).transpose();
     let pm = MatRef::from_row_major_slice(p, rows, c);
     let gm = MatMut::from_row_major_slice_mut(g, dim, c);
@@ -53,7 +95,7 @@ pub(crate) fn xt_times(
     } else {
         Accum::Replace
     };
-    matmul(gm, acc, xt, pm, alpha, par());
+    matmul(gm, acc, xt, pm, alpha, par);
 }
 
 /// Replaces each logit row by `softmax(row) − onehot(label)` (the gradient of the cross-entropy with

@@ -4,9 +4,10 @@
 //!
 //! Search, per solver:
 //! * `fast`: a regularisation path. λ runs from `l2_max` down to `l2_min` on a log grid of `trials`
-//!   points, each fit warm-started from the previous one (the solution moves little between
-//!   neighbouring λ, so later fits take few iterations); the path stops after `patience` points
-//!   without a val improvement. The final fit starts from the best path point's weights.
+//!   points (default: decades 1e-1 … 1e-7), each fit warm-started from the previous one (the
+//!   solution moves little between neighbouring λ) and capped at `search_max_iter` iterations; the
+//!   path stops after `patience` points without a val improvement. The final fit on all of train
+//!   starts from the best path point's weights and runs to convergence (`lbfgs.max_iter`).
 //! * `sgd`: the reference's search space (lr log-uniform [0.1, 100], weight decay log-uniform
 //!   [1e-12, 1e-4], 30 trials, objective = last-epoch val top-1) explored by seeded random search.
 //!   The reference uses Optuna's multivariate TPE, which concentrates later trials near good ones;
@@ -24,7 +25,8 @@ use crate::data::Samples;
 use crate::error::{ProbeError, Result};
 use crate::knn::KnnParams;
 use crate::logreg::{
-    FitInfo, FittedLogReg, LbfgsParams, LogisticRegressionParams, SgdParams, Solver,
+    zero_weight_gradient_scale, FitInfo, FittedLogReg, LbfgsParams, LogisticRegressionParams,
+    SgdParams, Solver,
 };
 use crate::metrics::{hierarchical_metrics, HierarchicalMetrics, TopK};
 use crate::sampling::{few_shot, stratified_split};
@@ -50,7 +52,13 @@ pub struct FastSearch {
     pub trials: usize,
     /// Stop the path after this many points without a val top-1 improvement.
     pub patience: usize,
-    /// Solver settings for each fit (its `l2` is overwritten by the path).
+    /// Iteration cap of each search fit (the final fit uses `lbfgs.max_iter`): the val ranking of
+    /// λ settles long before the weakly regularised fits converge.
+    pub search_max_iter: usize,
+    /// Convergence: gradient entries below `rel_tol` × the gradient scale at zero weights
+    /// ([`zero_weight_gradient_scale`](crate::zero_weight_gradient_scale)); replaces `lbfgs.tol`.
+    pub rel_tol: f64,
+    /// Solver settings for each fit (`l2` is set by the path and `tol` from `rel_tol`).
     pub lbfgs: LbfgsParams,
 }
 
@@ -59,8 +67,10 @@ impl Default for FastSearch {
         Self {
             l2_max: 1e-1,
             l2_min: 1e-7,
-            trials: 13,
-            patience: 3,
+            trials: 7,
+            patience: 2,
+            search_max_iter: 100,
+            rel_tol: 1e-3,
             lbfgs: LbfgsParams::default(),
         }
     }
@@ -252,6 +262,9 @@ fn check_config(cfg: &ProtocolConfig) -> Result<()> {
                     "needs 0 < l2_min <= l2_max",
                 );
             }
+            if !(f.rel_tol > 0.0 && f.rel_tol < 1.0) {
+                return bad("rel_tol", f.rel_tol.to_string(), "must be in (0, 1)");
+            }
             if f.trials == 0 || f.patience == 0 {
                 return bad(
                     "trials/patience",
@@ -288,6 +301,7 @@ pub fn run_protocol(
 ) -> Result<ProbeResult> {
     let start = Instant::now();
     check_config(cfg)?;
+    let config_in = cfg;
     if train.dim() != test.dim() || train.num_classes() != test.num_classes() {
         return Err(ProbeError::InvalidData(format!(
             "train is {}-d with {} classes but test is {}-d with {} classes",
@@ -319,6 +333,12 @@ pub fn run_protocol(
     };
     let trn = train.gather(&search_rows);
     let val = train.gather(&split.val);
+    // The fast solver's tolerance, made absolute once from the data's gradient scale.
+    let mut run_cfg = cfg.clone();
+    if cfg.solver == SolverKind::Fast {
+        run_cfg.fast.lbfgs.tol = cfg.fast.rel_tol * zero_weight_gradient_scale(trn.view());
+    }
+    let cfg = &run_cfg;
     let fits = match cfg.solver {
         SolverKind::Fast => cfg.fast.trials + 1,
         SolverKind::Sgd => cfg.sgd.trials + 1,
@@ -342,7 +362,7 @@ pub fn run_protocol(
         fits,
         label: "final fit".into(),
     });
-    let params = solver_params(cfg, &chosen, sub_seed(seed, 4))?;
+    let params = solver_params(cfg, &chosen, sub_seed(seed, 4), false)?;
     let model = params.fit(final_view, warm.as_ref(), &mut |done, total| {
         progress(ProgressEvent::Step {
             fit,
@@ -367,7 +387,7 @@ pub fn run_protocol(
         None => None,
     };
     Ok(ProbeResult {
-        config: cfg.clone(),
+        config: config_in.clone(),
         seed,
         shots,
         test: linear,
@@ -384,14 +404,21 @@ pub fn run_protocol(
     })
 }
 
+/// The solver settings of one fit (`search`: a search trial rather than the final fit).
 fn solver_params(
     cfg: &ProtocolConfig,
     hp: &HyperParams,
     seed: u64,
+    search: bool,
 ) -> Result<LogisticRegressionParams> {
     LogisticRegressionParams::new(match *hp {
         HyperParams::Fast { l2 } => Solver::Lbfgs(LbfgsParams {
             l2,
+            max_iter: if search {
+                cfg.fast.search_max_iter.min(cfg.fast.lbfgs.max_iter)
+            } else {
+                cfg.fast.lbfgs.max_iter
+            },
             ..cfg.fast.lbfgs.clone()
         }),
         HyperParams::Sgd { lr, weight_decay } => Solver::Sgd(SgdParams {
@@ -445,7 +472,7 @@ fn search(
                 }
             },
         });
-        let params = solver_params(cfg, &hp, sub_seed(seed, 100 + fit as u64))?;
+        let params = solver_params(cfg, &hp, sub_seed(seed, 100 + fit as u64), true)?;
         let outcome = params.fit(trn, warm.as_ref(), &mut |done, total| {
             progress(ProgressEvent::Step {
                 fit,

@@ -108,3 +108,50 @@ fn sgd_matches_pytorch_protocol() {
         );
     }
 }
+
+/// The whole protocol on digits: the fast path must land at scikit-learn's best accuracy over its
+/// C grid (minus 1 pt for choosing λ on a smaller split), few-shot and k-NN must run and be seeded.
+#[test]
+fn protocol_end_to_end_on_digits() {
+    use hiercog_probe::{run_protocol, KnnParams, ProtocolConfig, SolverKind};
+    let train = load("digits_train.txt", 10);
+    let test = load("digits_test.txt", 10);
+    let exp = expected();
+    let best_sklearn = exp["digits"]["sklearn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["top1"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    let cfg = ProtocolConfig {
+        knn: Some(KnnParams::default()),
+        ..ProtocolConfig::default()
+    };
+    let r = run_protocol(train.view(), test.view(), &cfg, 22, None, None, &|_| {}).unwrap();
+    assert!(
+        r.test.top1 >= best_sklearn - 1.0,
+        "{} vs sklearn best {best_sklearn}",
+        r.test.top1
+    );
+    assert!(r.knn.as_ref().unwrap().top1 > 90.0);
+    assert_eq!(r.train_rows, train.view().rows());
+
+    let few = run_protocol(train.view(), test.view(), &cfg, 22, Some(8), None, &|_| {}).unwrap();
+    assert_eq!(few.train_rows, 80);
+    let again = run_protocol(train.view(), test.view(), &cfg, 22, Some(8), None, &|_| {}).unwrap();
+    assert_eq!(
+        (few.test.top1, few.chosen.clone()),
+        (again.test.top1, again.chosen)
+    );
+    assert!(few.test.top1 > 70.0 && few.test.top1 < r.test.top1);
+
+    let mut sgd = ProtocolConfig {
+        solver: SolverKind::Sgd,
+        ..ProtocolConfig::default()
+    };
+    sgd.sgd.trials = 3;
+    sgd.sgd.sgd.epochs = 20;
+    let s = run_protocol(train.view(), test.view(), &sgd, 37, None, None, &|_| {}).unwrap();
+    assert_eq!(s.trials.len(), 3);
+    assert!(s.test.top1 > 85.0, "{}", s.test.top1);
+}

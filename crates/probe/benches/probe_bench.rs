@@ -1,0 +1,328 @@
+//! Benchmark driver for the probe (run by `benches/run_bench.sh`, which compares it with the
+//! PyTorch reference protocol and scikit-learn on the same data; nothing here is asserted).
+//!
+//! Subcommands (after `cargo bench -p hiercog-probe --bench probe_bench --`):
+//! * `gen DIR N D C SEED [NOISE]`: writes a seeded Gaussian-mixture feature set (L2-normalised rows) as raw
+//!   little-endian `x_train.f32 y_train.u32 x_test.f32 y_test.u32` plus `meta.json`;
+//! * `run DIR fast|sgd [TRIALS] [EPOCHS]`: the full protocol (seed 22) on it, one JSON line out;
+//!   TRIALS/EPOCHS shrink the `sgd` search to time a part of it for extrapolation;
+//! * `fit DIR L2 MAX_ITER`: one cold L-BFGS fit capped at MAX_ITER (per-iteration cost, GFLOP/s);
+//! * `gemms N D C`: the solver's two GEMM shapes, faer's plain form vs the slab-parallel `Xᵀ·P`;
+//! * `sweep DIR`: cold L-BFGS fits over a λ grid at two tolerances (accuracy vs. λ and cost);
+//! * `peak M K N`: faer's f32 GEMM speed on this machine (the roofline for the GFLOP/s ratio).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+use hiercog_probe::{
+    run_protocol, zero_weight_gradient_scale, LbfgsParams, LogisticRegressionParams,
+    ProtocolConfig, Samples, Solver, SolverKind,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn normal(rng: &mut ChaCha8Rng) -> f32 {
+    // Box-Muller.
+    let u1: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
+    let u2: f64 = rng.random();
+    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+}
+
+/// Class means of norm ≈ 1 (so ≈ √2 apart) plus anisotropic noise (per-coordinate std
+/// `scales[j]`, log-spread so that a weighted, well-regularised classifier beats nearest-mean),
+/// rows L2-normalised like real features.
+fn mixture(
+    rng: &mut ChaCha8Rng,
+    means: &[f32],
+    scales: &[f32],
+    n: usize,
+    c: usize,
+) -> (Vec<f32>, Vec<u32>) {
+    let d = scales.len();
+    let mut x = Vec::with_capacity(n * d);
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        let k = i % c;
+        let row: Vec<f32> = (0..d)
+            .map(|j| means[k * d + j] + scales[j] * normal(rng))
+            .collect();
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        x.extend(row.iter().map(|v| v / norm));
+        y.push(k as u32);
+    }
+    (x, y)
+}
+
+fn write_raw(path: PathBuf, bytes: impl Iterator<Item = [u8; 4]>) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create data file"));
+    for b in bytes {
+        f.write_all(&b).expect("write data file");
+    }
+}
+
+fn read_f32(path: PathBuf) -> Vec<f32> {
+    std::fs::read(&path)
+        .expect("read data file")
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn read_u32(path: PathBuf) -> Vec<u32> {
+    std::fs::read(&path)
+        .expect("read data file")
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn gen(dir: &Path, n: usize, d: usize, c: usize, seed: u64, noise: f32) {
+    std::fs::create_dir_all(dir).expect("create output dir");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let means: Vec<f32> = (0..c * d)
+        .map(|_| normal(&mut rng) / (d as f32).sqrt())
+        .collect();
+    let scales: Vec<f32> = (0..d)
+        .map(|_| noise * 10f32.powf(rng.random_range(-1.0..0.5)))
+        .collect();
+    let (xtr, ytr) = mixture(&mut rng, &means, &scales, n, c);
+    let (xte, yte) = mixture(&mut rng, &means, &scales, (n / 4).max(c), c);
+    write_raw(dir.join("x_train.f32"), xtr.iter().map(|v| v.to_le_bytes()));
+    write_raw(dir.join("y_train.u32"), ytr.iter().map(|v| v.to_le_bytes()));
+    write_raw(dir.join("x_test.f32"), xte.iter().map(|v| v.to_le_bytes()));
+    write_raw(dir.join("y_test.u32"), yte.iter().map(|v| v.to_le_bytes()));
+    std::fs::write(
+        dir.join("meta.json"),
+        format!("{{\"dim\": {d}, \"classes\": {c}, \"seed\": {seed}}}\n"),
+    )
+    .expect("write meta.json");
+}
+
+type Set = (Vec<f32>, Vec<u32>);
+
+fn load(dir: &Path) -> (Set, Set, usize, usize) {
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).expect("meta.json"))
+            .expect("meta");
+    let (d, c) = (
+        meta["dim"].as_u64().unwrap() as usize,
+        meta["classes"].as_u64().unwrap() as usize,
+    );
+    let train = (
+        read_f32(dir.join("x_train.f32")),
+        read_u32(dir.join("y_train.u32")),
+    );
+    let test = (
+        read_f32(dir.join("x_test.f32")),
+        read_u32(dir.join("y_test.u32")),
+    );
+    (train, test, d, c)
+}
+
+fn run(dir: &Path, solver: &str, trials: Option<usize>, epochs: Option<usize>) {
+    let ((xtr, ytr), (xte, yte), d, c) = load(dir);
+    let train = Samples::new(&xtr, &ytr, d, c).expect("train");
+    let test = Samples::new(&xte, &yte, d, c).expect("test");
+    let mut cfg = ProtocolConfig::default();
+    if solver == "sgd" {
+        cfg.solver = SolverKind::Sgd;
+        if let Some(t) = trials {
+            cfg.sgd.trials = t;
+        }
+        if let Some(e) = epochs {
+            cfg.sgd.sgd.epochs = e;
+        }
+    }
+    let t = Instant::now();
+    let r = run_protocol(train, test, &cfg, 22, None, None, &|_| {}).expect("protocol");
+    let wall = t.elapsed().as_secs_f64();
+    let f = &r.final_fit;
+    println!(
+        "{}",
+        serde_json::json!({
+            "impl": format!("hiercog {solver}"), "wall_s": wall, "top1": r.test.top1, "top5": r.test.top5,
+            "loss": r.loss, "fits": r.trials.len() + 1, "chosen": r.chosen,
+            "iterations_per_fit": r.trials.iter().map(|t| t.iterations).collect::<Vec<_>>(),
+            "final_iterations": f.iterations, "final_fit_s": f.seconds,
+            "gemm_gflops": f.gemm_flops / f.gemm_seconds / 1e9,
+            "fit_gflops": f.gemm_flops / f.seconds / 1e9,
+            "epochs": cfg.sgd.sgd.epochs, "trials": if solver == "sgd" { cfg.sgd.trials } else { cfg.fast.trials },
+        })
+    );
+}
+
+/// Cold-started L-BFGS fits over a λ grid at a tight tolerance: test top-1, iterations, time.
+fn sweep(dir: &Path) {
+    let (train, test, d, c) = load(dir);
+    let train = Samples::new(&train.0, &train.1, d, c).expect("train");
+    let test = Samples::new(&test.0, &test.1, d, c).expect("test");
+    let scale = zero_weight_gradient_scale(train);
+    for l2 in [1e-2, 1e-3, 1e-4, 1e-5, 1e-6] {
+        for rel in [1e-3, 1e-5] {
+            let p = LogisticRegressionParams::new(Solver::Lbfgs(LbfgsParams {
+                l2,
+                tol: rel * scale,
+                max_iter: 1000,
+                history: 10,
+            }))
+            .expect("params");
+            let m = p.fit(train, None, &mut |_, _| {}).expect("fit");
+            let (t, loss) = m.evaluate(test, 1).expect("eval");
+            println!(
+                "{}",
+                serde_json::json!({"l2": l2, "rel_tol": rel, "top1": t.accuracy(test.labels(), 1), "loss": loss,
+                    "iterations": m.info.iterations, "objective": m.info.objective, "seconds": m.info.seconds})
+            );
+        }
+    }
+}
+
+/// The solver's two GEMM shapes on row-major buffers: `X·W` (N×D · D×C) and `Xᵀ·P` (D×N · N×C).
+fn solver_gemms(n: usize, d: usize, c: usize) {
+    let x: Vec<f32> = (0..n * d).map(|i| ((i * 7) % 13) as f32 * 0.01).collect();
+    let w: Vec<f32> = (0..d * c).map(|i| ((i * 5) % 11) as f32 * 0.01).collect();
+    let mut z = vec![0.0f32; n * c];
+    let mut g = vec![0.0f32; d * c];
+    let labels: Vec<u32> = (0..n).map(|i| (i % c) as u32).collect();
+    let xm = faer::MatRef::from_row_major_slice(&x, n, d);
+    let reps = 3;
+    let t = Instant::now();
+    for _ in 0..reps {
+        let wm = faer::MatRef::from_row_major_slice(&w, d, c);
+        matmul(
+            faer::MatMut::from_row_major_slice_mut(&mut z, n, c),
+            Accum::Replace,
+            xm,
+            wm,
+            1.0,
+            Par::rayon(0),
+        );
+    }
+    let fwd = t.elapsed().as_secs_f64() / reps as f64;
+    let t = Instant::now();
+    for _ in 0..reps {
+        let zm = faer::MatRef::from_row_major_slice(&z, n, c);
+        matmul(
+            faer::MatMut::from_row_major_slice_mut(&mut g, d, c),
+            Accum::Replace,
+            xm.transpose(),
+            zm,
+            1.0,
+            Par::rayon(0),
+        );
+    }
+    let bwd_plain = t.elapsed().as_secs_f64() / reps as f64;
+    // The solver's slab-parallel form of the same product.
+    let t = Instant::now();
+    for _ in 0..reps {
+        let _ = hiercog_probe::zero_weight_gradient_scale(
+            Samples::new(&x, &labels, d, c).expect("samples"),
+        );
+    }
+    let scale_s = t.elapsed().as_secs_f64() / reps as f64;
+    let bwd = scale_s;
+    let f = 2.0 * (n * d * c) as f64 / 1e9;
+    println!(
+        "{}",
+        serde_json::json!({"shape": [n, d, c], "xw_gflops": f / fwd, "xtp_faer_gflops": f / bwd_plain,
+            "xtp_slabs_gflops_upper_bound_incl_setup": f / bwd})
+    );
+}
+
+/// One cold L-BFGS fit at `l2` capped at `max_iter` iterations: per-iteration cost on a shape too
+/// large to run the whole path in a benchmark session.
+fn fit_once(dir: &Path, l2: f64, max_iter: usize) {
+    let ((xtr, ytr), (xte, yte), d, c) = load(dir);
+    let train = Samples::new(&xtr, &ytr, d, c).expect("train");
+    let test = Samples::new(&xte, &yte, d, c).expect("test");
+    let p = LogisticRegressionParams::new(Solver::Lbfgs(LbfgsParams {
+        l2,
+        tol: 0.0,
+        max_iter,
+        history: 10,
+    }))
+    .expect("params");
+    let m = p.fit(train, None, &mut |_, _| {}).expect("fit");
+    let (t, loss) = m.evaluate(test, 5).expect("eval");
+    let i = &m.info;
+    println!(
+        "{}",
+        serde_json::json!({"impl": "hiercog fast (one capped fit)", "l2": l2, "iterations": i.iterations,
+            "seconds": i.seconds, "seconds_per_iteration": i.seconds / i.iterations.max(1) as f64,
+            "gemm_gflops": i.gemm_flops / i.gemm_seconds / 1e9, "fit_gflops": i.gemm_flops / i.seconds / 1e9,
+            "top1": t.accuracy(test.labels(), 1), "loss": loss})
+    );
+}
+
+fn peak(m: usize, k: usize, n: usize) {
+    let a = Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 13) as f32 * 0.01);
+    let b = Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) % 11) as f32 * 0.01);
+    let mut out = Mat::<f32>::zeros(m, n);
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        a.as_ref(),
+        b.as_ref(),
+        1.0,
+        Par::rayon(0),
+    );
+    let reps = 5;
+    let t = Instant::now();
+    for _ in 0..reps {
+        matmul(
+            out.as_mut(),
+            Accum::Replace,
+            a.as_ref(),
+            b.as_ref(),
+            1.0,
+            Par::rayon(0),
+        );
+    }
+    let s = t.elapsed().as_secs_f64() / reps as f64;
+    println!(
+        "{}",
+        serde_json::json!({"gemm": [m, k, n], "gflops": 2.0 * (m * k * n) as f64 / s / 1e9})
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let num = |i: usize| args.get(i).and_then(|v| v.parse::<usize>().ok());
+    match args.first().map(String::as_str) {
+        Some("gen") => gen(
+            Path::new(&args[1]),
+            num(2).expect("N"),
+            num(3).expect("D"),
+            num(4).expect("C"),
+            num(5).unwrap_or(0) as u64,
+            args.get(6).and_then(|v| v.parse().ok()).unwrap_or(0.35),
+        ),
+        Some("run") => run(Path::new(&args[1]), &args[2], num(3), num(4)),
+        Some("gemms") => solver_gemms(
+            num(1).unwrap_or(20000),
+            num(2).unwrap_or(512),
+            num(3).unwrap_or(100),
+        ),
+        Some("fit") => fit_once(
+            Path::new(&args[1]),
+            args.get(2).and_then(|v| v.parse().ok()).expect("L2"),
+            num(3).expect("MAX_ITER"),
+        ),
+        Some("sweep") => sweep(Path::new(&args[1])),
+        Some("peak") => peak(
+            num(1).unwrap_or(4096),
+            num(2).unwrap_or(2048),
+            num(3).unwrap_or(1000),
+        ),
+        _ => eprintln!(
+            "usage: probe_bench gen DIR N D C SEED [NOISE] | run DIR fast|sgd [TRIALS] [EPOCHS] | \
+             fit DIR L2 MAX_ITER | gemms N D C | sweep DIR | peak M K N"
+        ),
+    }
+}
