@@ -1,22 +1,407 @@
-//! (being written)
+//! `hiercog run`, `hiercog report`, `hiercog plan`: the pipeline of `hiercog-run`, with progress bars.
 
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use hiercog_run::report::{cog_table, compare, load};
+use hiercog_run::slurm::{stage_tasks, write_plan, SlurmOptions};
+use hiercog_run::{ImageSource, LevelSource, Observer, Pipeline, RunConfig, Task};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Run the whole CoG evaluation of one backbone.
+///
+/// With no arguments: the built-in default — a SYNTHETIC hierarchical image set of 92 real WordNet
+/// concepts (hiercog renders it), seen concepts and 4 levels of unseen concepts ranked by Lin
+/// similarity on the embedded WordNet, features by the ImageNet-pretrained EfficientNet-Lite0, and
+/// the probe protocol (all data + few-shot, 3 seeds). About 10 minutes on 2 CPU cores.
+///
+/// Real ImageNet-CoG:
+///   hiercog run --profile imagenet-cog --images-root /data/imagenet21k --in1k-root /data/imagenet \
+///       --model resnet50 --weights resnet50.pth --device cuda
+/// or with the official level files: add --official-levels cog_levels_mapping_file.pkl
+/// --official-splits cog_concepts_split_file.pkl.
+///
+/// Everything is cached in the run directory: re-running after an interruption redoes nothing
+/// finished (--fresh starts over). `--print-config > run.toml` writes the effective config to edit
+/// and pass back with --config.
 #[derive(clap::Args)]
-pub struct RunArgs {}
-
-#[derive(clap::Args)]
-pub struct ReportArgs {}
-
-#[derive(clap::Args)]
-pub struct PlanArgs {}
-
-pub fn run(_args: RunArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+#[command(verbatim_doc_comment)]
+pub struct RunArgs {
+    /// A TOML run config (see --print-config); default: the built-in default run.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Start from a built-in profile: `default` (synthetic, minutes on a laptop) or `imagenet-cog`
+    /// (the full benchmark: IN-1K seen, IN-21K pool, 5 × 1,000 concepts, shots 1..128, 5 seeds).
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
+    profile: Option<String>,
+    /// Print the effective config (TOML) and exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Delete the run directory and start over.
+    #[arg(long, conflicts_with = "resume")]
+    fresh: bool,
+    /// Reuse everything finished in the run directory (the default; the flag only says so).
+    #[arg(long)]
+    resume: bool,
+    /// Run directory (config: run_dir).
+    #[arg(long, value_name = "DIR")]
+    run_dir: Option<PathBuf>,
+    /// Backbone (config: model.name); `hiercog models list` shows them.
+    #[arg(long)]
+    model: Option<String>,
+    /// Checkpoint of the backbone (.pth or .safetensors); default: the model's built-in weights.
+    #[arg(long, value_name = "FILE")]
+    weights: Option<PathBuf>,
+    /// `cpu` or `cuda` (a build with `--features cuda`).
+    #[arg(long)]
+    device: Option<String>,
+    /// Images per forward pass.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Real images of the unseen concepts, one folder per wnid (ImageNet-21K layout, `root/<wnid>/*`).
+    #[arg(long, value_name = "DIR")]
+    images_root: Option<PathBuf>,
+    /// Real images of the seen concepts: an ImageNet-1K folder with `train/<wnid>/` and `val/<wnid>/`.
+    #[arg(long, value_name = "DIR")]
+    in1k_root: Option<PathBuf>,
+    /// Official ImageNet-CoG levels (`cog_levels_mapping_file.pkl`) instead of building them.
+    #[arg(long, value_name = "PKL")]
+    official_levels: Option<PathBuf>,
+    /// Official image splits (`cog_concepts_split_file.pkl`), with --official-levels.
+    #[arg(long, value_name = "PKL", requires = "official_levels")]
+    official_splits: Option<PathBuf>,
+    /// An existing benchmark directory (`hiercog cog build` output) instead of building levels.
+    #[arg(long, value_name = "DIR", conflicts_with = "official_levels")]
+    levels_dir: Option<PathBuf>,
+    /// Probe solver: `fast` (hiercog's) or `sgd` (the reference protocol).
+    #[arg(long)]
+    solver: Option<String>,
+    /// Few-shot sizes, e.g. 1,2,4,8 (an empty list runs all-data only).
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    shots: Option<Vec<usize>>,
+    /// Probe seeds, e.g. 22,37,45,77,93.
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<u64>>,
+    /// Only this stage: prepare, extract, probe or report (cluster jobs use it).
+    #[arg(long, value_name = "STAGE")]
+    stage: Option<String>,
+    /// With --stage: only the task of this index within the stage (a Slurm array index).
+    #[arg(long, requires = "stage")]
+    task: Option<usize>,
+    /// Record probe results as one file per run (safe on shared file systems; `hiercog report` merges them).
+    #[arg(long)]
+    result_files: bool,
+    /// List the tasks of the run, per stage, with their array indices, and exit.
+    #[arg(long)]
+    list_tasks: bool,
 }
 
-pub fn run_report(_args: ReportArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+impl RunArgs {
+    fn config(&self) -> anyhow::Result<(RunConfig, Option<PathBuf>)> {
+        let mut cfg = match (&self.config, self.profile.as_deref()) {
+            (Some(path), _) => RunConfig::load(path)?,
+            (None, None | Some("default")) => RunConfig::default(),
+            (None, Some("imagenet-cog")) => RunConfig::imagenet_cog(),
+            (None, Some(other)) => bail!("unknown profile {other:?}: use default or imagenet-cog"),
+        };
+        let set = |v: &Option<String>, f: &mut String| {
+            if let Some(v) = v {
+                f.clone_from(v);
+            }
+        };
+        if let Some(d) = &self.run_dir {
+            cfg.run_dir = d.clone();
+        }
+        set(&self.model, &mut cfg.model.name);
+        set(&self.device, &mut cfg.model.device);
+        set(&self.solver, &mut cfg.probe.solver);
+        if let Some(w) = &self.weights {
+            cfg.model.weights = Some(w.clone());
+        }
+        if let Some(b) = self.batch {
+            cfg.model.batch = b;
+        }
+        if let Some(root) = &self.images_root {
+            cfg.images.source = ImageSource::Folders;
+            cfg.images.root = Some(root.clone());
+        }
+        if let Some(root) = &self.in1k_root {
+            cfg.images.seen_root = Some(root.clone());
+        }
+        if let Some(pkl) = &self.official_levels {
+            cfg.levels.source = LevelSource::Official;
+            cfg.levels.official_levels_pkl = Some(pkl.clone());
+            cfg.levels.official_split_pkl = self.official_splits.clone();
+        }
+        if let Some(dir) = &self.levels_dir {
+            cfg.levels.source = LevelSource::Dir;
+            cfg.levels.dir = Some(dir.clone());
+        }
+        if let Some(s) = &self.shots {
+            cfg.probe.shots = s.clone();
+        }
+        if let Some(s) = &self.seeds {
+            cfg.probe.seeds = s.clone();
+        }
+        Ok((cfg, self.config.clone()))
+    }
 }
 
-pub fn run_plan(_args: PlanArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Progress bars and lines on stderr, plus wall time per stage.
+struct Terminal {
+    bar: Mutex<Option<ProgressBar>>,
+    stage_times: Mutex<Vec<(String, Duration)>>,
+}
+
+impl Terminal {
+    fn new() -> Self {
+        Terminal {
+            bar: Mutex::new(None),
+            stage_times: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn finish_bar(&self) {
+        if let Some(bar) = self.bar.lock().unwrap().take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn add_time(&self, stage: &str, d: Duration) {
+        let mut t = self.stage_times.lock().unwrap();
+        match t.iter_mut().find(|(s, _)| s == stage) {
+            Some((_, total)) => *total += d,
+            None => t.push((stage.to_string(), d)),
+        }
+    }
+}
+
+impl Observer for Terminal {
+    fn task(&self, label: &str, detail: &str) {
+        self.finish_bar();
+        eprintln!("▸ {label}: {detail}");
+    }
+
+    fn progress(&self, what: &str, done: usize, total: usize) {
+        let mut slot = self.bar.lock().unwrap();
+        let bar = slot.get_or_insert_with(|| {
+            let b = ProgressBar::new(total as u64);
+            b.set_style(
+                ProgressStyle::with_template("  {bar:40.cyan/blue} {pos}/{len} {msg} [{elapsed_precise}, ETA {eta}, {per_sec}]")
+                    .expect("valid template"),
+            );
+            b
+        });
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(what.to_string());
+    }
+
+    fn note(&self, message: &str) {
+        match self.bar.lock().unwrap().as_ref() {
+            Some(bar) => bar.println(format!("  · {message}")),
+            None => eprintln!("  · {message}"),
+        }
+    }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let (cfg, config_path) = args.config()?;
+    if args.print_config {
+        print!("{}", cfg.to_toml());
+        return Ok(());
+    }
+    if args.fresh {
+        let root = &cfg.run_dir;
+        if root.exists() {
+            // Only ever delete a run directory, never a folder that merely has its name.
+            if !root.join("run.toml").is_file() && std::fs::read_dir(root)?.next().is_some() {
+                bail!(
+                    "--fresh: {} is not a hiercog run directory (no run.toml); not deleting it",
+                    root.display()
+                );
+            }
+            std::fs::remove_dir_all(root)
+                .with_context(|| format!("cannot delete {}", root.display()))?;
+        }
+    }
+    let pipeline = Pipeline::new(cfg)?;
+    if args.list_tasks {
+        for stage in ["prepare", "extract", "probe", "report"] {
+            for (i, t) in stage_tasks(&pipeline, stage)?.iter().enumerate() {
+                println!("{stage}\t{i}\t{}", t.label());
+            }
+        }
+        return Ok(());
+    }
+    let term = Terminal::new();
+    let tasks: Vec<Task> = match (&args.stage, args.task) {
+        (None, _) => pipeline.tasks()?,
+        (Some(stage), None) => stage_tasks(&pipeline, stage)?,
+        (Some(stage), Some(i)) => {
+            let all = stage_tasks(&pipeline, stage)?;
+            let n = all.len();
+            vec![all.into_iter().nth(i).with_context(|| {
+                format!(
+                    "stage {stage} has {n} tasks (0..{}), not {i}",
+                    n.saturating_sub(1)
+                )
+            })?]
+        }
+    };
+    if tasks.is_empty() {
+        bail!(
+            "no task in stage {:?}: stages are prepare, extract, probe, report",
+            args.stage.unwrap_or_default()
+        );
+    }
+    let started = Instant::now();
+    for task in &tasks {
+        let t0 = Instant::now();
+        pipeline
+            .run_task(task, args.result_files, &term)
+            .with_context(|| {
+                format!(
+                    "{} failed (re-run the same command to resume)",
+                    task.label()
+                )
+            })?;
+        term.add_time(task.stage(), t0.elapsed());
+    }
+    term.finish_bar();
+    if tasks.iter().any(|t| *t == Task::Report) {
+        let report = hiercog_run::report::load(pipeline.dir().root())?;
+        println!("\n{}", cog_table(&report).to_terminal());
+        if report.synthetic {
+            println!("(SYNTHETIC images: these numbers test the pipeline, not ImageNet-CoG.)");
+        }
+        println!(
+            "report: {}",
+            pipeline.dir().report().join("report.md").display()
+        );
+    }
+    let times = term.stage_times.lock().unwrap();
+    let line: Vec<String> = times
+        .iter()
+        .map(|(s, d)| format!("{s} {:.1} s", d.as_secs_f64()))
+        .collect();
+    eprintln!(
+        "time per stage: {} (total {:.1} s)",
+        line.join(", "),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(p) = config_path {
+        eprintln!("config: {}", p.display());
+    }
+    Ok(())
+}
+
+/// Show the report of finished runs; with several run directories, compare them side by side.
+///
+///   hiercog report runs/default                 # the CoG table of one run (regenerates its report)
+///   hiercog report runs/effnet runs/resnet50    # one column per backbone
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct ReportArgs {
+    /// Run directories (each holds run.toml and results).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    run_dirs: Vec<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run_report(args: ReportArgs) -> anyhow::Result<()> {
+    let mut reports = Vec::new();
+    for dir in &args.run_dirs {
+        let config = dir.join("run.toml");
+        if config.is_file() {
+            // Regenerate from the results (merging per-task files of cluster runs).
+            let cfg = RunConfig::load(&config)?;
+            let p = Pipeline::new(cfg)?;
+            hiercog_run::report::write(&p, &hiercog_run::Silent)?;
+        }
+        reports.push((dir.display().to_string(), load(dir)?));
+    }
+    if args.json {
+        let v: Vec<_> = reports
+            .iter()
+            .map(|(d, r)| serde_json::json!({"run_dir": d, "report": r}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if let [(_, r)] = &reports[..] {
+        println!("{}", cog_table(r).to_terminal());
+    } else {
+        println!("{}", compare(&reports).to_terminal());
+    }
+    Ok(())
+}
+
+/// Write a Slurm job array that runs a configured evaluation on a cluster.
+///
+///   hiercog run --profile imagenet-cog --images-root /data/in21k --in1k-root /data/in1k --print-config > cog.toml
+///   hiercog plan --cluster slurm cog.toml --out plan/ --gpus 1 --partition gpu --time 04:00:00
+///   plan/submit.sh
+///
+/// Jobs: prepare (levels, image lists) → extract (array: one task per dataset × split, on GPUs) →
+/// probe (array: one task per dataset × shots × seed; each writes its own result file) → report.
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct PlanArgs {
+    /// The cluster scheduler (only `slurm` for now).
+    #[arg(long, default_value = "slurm")]
+    cluster: String,
+    /// The run config (TOML) the jobs execute.
+    #[arg(value_name = "RUN_CONFIG")]
+    config: PathBuf,
+    /// Where to write the scripts.
+    #[arg(long, value_name = "DIR", default_value = "plan")]
+    out: PathBuf,
+    /// GPUs per extraction task (0: extract on CPU).
+    #[arg(long, default_value_t = 1)]
+    gpus: usize,
+    /// Wall-time limit per job.
+    #[arg(long, default_value = "04:00:00")]
+    time: String,
+    /// Slurm partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// CPUs per task.
+    #[arg(long, default_value_t = 8)]
+    cpus: usize,
+    /// Extra #SBATCH option, repeatable (e.g. --sbatch=--account=myproject).
+    #[arg(long = "sbatch", value_name = "OPTION")]
+    extra: Vec<String>,
+}
+
+pub fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
+    if args.cluster != "slurm" {
+        bail!(
+            "unknown cluster {:?}: hiercog plans for slurm",
+            args.cluster
+        );
+    }
+    let config = std::path::absolute(&args.config)
+        .with_context(|| format!("cannot resolve {}", args.config.display()))?;
+    let pipeline = Pipeline::new(RunConfig::load(&config)?)?;
+    let hiercog = std::env::current_exe().context("cannot locate the hiercog executable")?;
+    let opts = SlurmOptions {
+        gpus: args.gpus,
+        time: args.time,
+        partition: args.partition,
+        cpus: args.cpus,
+        hiercog,
+        extra: args.extra,
+    };
+    let plan = write_plan(&pipeline, &config, &args.out, &opts)?;
+    println!(
+        "wrote {}: prepare, extract[{}], probe[{}], report; submit with {}",
+        plan.dir.display(),
+        plan.extract_tasks,
+        plan.probe_tasks,
+        plan.dir.join("submit.sh").display()
+    );
+    Ok(())
 }

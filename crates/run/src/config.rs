@@ -1,0 +1,277 @@
+//! The run configuration: one TOML file captures everything a run does, so that a run directory can be
+//! re-created, resumed, compared and planned on a cluster from it alone. Every field has a default: the
+//! empty file is the built-in default run (synthetic images of real WordNet concepts, EfficientNet-Lite0).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Everything `hiercog run` does, as written in `run.toml` (`hiercog run --print-config` prints it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Where the run lives: images (if generated), levels, features, results store, report.
+    pub run_dir: PathBuf,
+    pub taxonomy: TaxonomyConfig,
+    pub images: ImagesConfig,
+    pub levels: LevelsConfig,
+    pub model: ModelConfig,
+    pub probe: ProbeConfig,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            run_dir: PathBuf::from("runs/default"),
+            taxonomy: TaxonomyConfig::default(),
+            images: ImagesConfig::default(),
+            levels: LevelsConfig::default(),
+            model: ModelConfig::default(),
+            probe: ProbeConfig::default(),
+        }
+    }
+}
+
+/// Which concept hierarchy ranks the unseen concepts (and defines hierarchical metrics).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaxonomyConfig {
+    /// A WordNet dict directory to read instead of the embedded WordNet 3.0 snapshot.
+    pub wordnet_dir: Option<PathBuf>,
+    /// A user is-a file (`parent<TAB>child` lines) to use instead of WordNet.
+    pub isa_file: Option<PathBuf>,
+}
+
+/// Where the images of the seen and unseen concepts come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImagesConfig {
+    /// `synthetic`: hiercog renders its synthetic hierarchical image set into the run directory;
+    /// `folders`: real images in ImageNet layout (`root/<wnid>/*`).
+    pub source: ImageSource,
+    /// Images rendered per concept (synthetic only).
+    pub synthetic_per_concept: usize,
+    /// Seed of the synthetic renderer.
+    pub synthetic_seed: u64,
+    /// Root of the unseen-concept images, `root/<wnid>/*` (ImageNet-21K layout).
+    pub root: Option<PathBuf>,
+    /// Root of the seen-concept images (ImageNet-1K `train/` layout, `root/<wnid>/*`); defaults to `root`.
+    pub seen_root: Option<PathBuf>,
+    /// Training images kept per concept at most (the rest beyond the test images is unused).
+    pub train_per_concept: usize,
+    /// Test images per concept.
+    pub test_per_concept: usize,
+    /// Seed of the per-concept train/test split.
+    pub split_seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageSource {
+    Synthetic,
+    Folders,
+}
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        ImagesConfig {
+            source: ImageSource::Synthetic,
+            synthetic_per_concept: 40,
+            synthetic_seed: 0,
+            root: None,
+            seen_root: None,
+            train_per_concept: 30,
+            test_per_concept: 10,
+            split_seed: 0,
+        }
+    }
+}
+
+/// How the seen set and the levels of unseen concepts are obtained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LevelsConfig {
+    /// `build`: rank the pool with the level builder; `official`: import the official CoG pickles;
+    /// `dir`: an existing hiercog benchmark directory.
+    pub source: LevelSource,
+    /// Seen concepts: `synthetic` (the synthetic set's default seen concepts), `imagenet1k`, or a wnid-list file.
+    pub seen: String,
+    /// Candidate pool: `synthetic`, `imagenet21k`, or a wnid-list file.
+    pub pool: String,
+    /// Level-builder preset whose filters and IC are used (`imagenet-cog`, or `plain`: only drop seen concepts).
+    pub preset: String,
+    /// Similarity ranking the pool: lin (CoG), res, jcn, wup, path, lch.
+    pub measure: String,
+    /// Information content of lin/res/jcn: `imagenet21k` (CoG: −log of the share of ImageNet-21K synsets
+    /// below a concept), `pool-subtree`, `intrinsic`, `semcor` or `image-counts`.
+    pub ic: String,
+    /// Number of levels and concepts per level.
+    pub levels: usize,
+    pub concepts_per_level: usize,
+    /// Official files (source = official).
+    pub official_levels_pkl: Option<PathBuf>,
+    pub official_split_pkl: Option<PathBuf>,
+    /// Existing benchmark directory (source = dir).
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LevelSource {
+    Build,
+    Official,
+    Dir,
+}
+
+impl Default for LevelsConfig {
+    fn default() -> Self {
+        LevelsConfig {
+            source: LevelSource::Build,
+            seen: "synthetic".into(),
+            pool: "synthetic".into(),
+            preset: "imagenet-cog".into(),
+            measure: "lin".into(),
+            ic: "imagenet21k".into(),
+            levels: 4,
+            concepts_per_level: 12,
+            official_levels_pkl: None,
+            official_split_pkl: None,
+            dir: None,
+        }
+    }
+}
+
+/// The frozen backbone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    pub name: String,
+    /// Checkpoint path; none = the model's default weights (`hiercog models fetch-default`).
+    pub weights: Option<PathBuf>,
+    pub batch: usize,
+    /// Feature rows per shard: the granularity at which an interrupted extraction resumes.
+    pub shard_rows: usize,
+    /// `cpu` or `cuda` (needs a build with `--features cuda`).
+    pub device: String,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            name: "efficientnet-lite0".into(),
+            weights: None,
+            batch: 32,
+            shard_rows: 1024,
+            device: "cpu".into(),
+        }
+    }
+}
+
+/// The probe protocol run on the seen set and on every level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProbeConfig {
+    /// `fast` (hiercog's solver) or `sgd` (the reference protocol).
+    pub solver: String,
+    /// `l2` (reference), `standardize` or `none`.
+    pub preprocess: String,
+    /// Few-shot sizes (images per class); the all-data run is always done.
+    pub shots: Vec<usize>,
+    pub seeds: Vec<u64>,
+    /// Also run the k-NN probe.
+    pub knn: bool,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            solver: "fast".into(),
+            preprocess: "l2".into(),
+            shots: vec![1, 2, 4, 8, 16],
+            seeds: vec![22, 37, 45],
+            knn: true,
+        }
+    }
+}
+
+impl RunConfig {
+    /// The full ImageNet-CoG benchmark on real images: seen = ImageNet-1K, pool = ImageNet-21K, the
+    /// `imagenet-cog` level preset (5 × 1,000), at most 1,300 train and 50 test images per concept,
+    /// shots 1..128 and the reference's five seeds. `images.root` (and usually `images.seen_root`)
+    /// must still be set.
+    pub fn imagenet_cog() -> Self {
+        RunConfig {
+            run_dir: PathBuf::from("runs/imagenet-cog"),
+            images: ImagesConfig {
+                source: ImageSource::Folders,
+                train_per_concept: 1300,
+                test_per_concept: 50,
+                ..ImagesConfig::default()
+            },
+            levels: LevelsConfig {
+                seen: "imagenet1k".into(),
+                pool: "imagenet21k".into(),
+                levels: 5,
+                concepts_per_level: 1000,
+                ..LevelsConfig::default()
+            },
+            model: ModelConfig {
+                batch: 128,
+                ..ModelConfig::default()
+            },
+            probe: ProbeConfig {
+                shots: vec![1, 2, 4, 8, 16, 32, 64, 128],
+                seeds: vec![22, 37, 45, 77, 93],
+                ..ProbeConfig::default()
+            },
+            ..RunConfig::default()
+        }
+    }
+
+    /// The part of the config that determines the results: execution details (device, batch size)
+    /// may change between sessions of one run directory (e.g. extraction on GPUs, probes on CPUs).
+    pub fn identity(&self) -> RunConfig {
+        let mut c = self.clone();
+        c.model.device = ModelConfig::default().device;
+        c.model.batch = ModelConfig::default().batch;
+        c
+    }
+
+    /// Reads a TOML config; missing fields take their defaults, unknown fields are errors.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The effective configuration as TOML (what `--print-config` shows and what the run directory keeps).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a RunConfig always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default_and_round_trips() {
+        let cfg: RunConfig = toml::from_str("").unwrap();
+        assert_eq!(cfg, RunConfig::default());
+        let again: RunConfig = toml::from_str(&cfg.to_toml()).unwrap();
+        assert_eq!(again, cfg);
+    }
+
+    #[test]
+    fn unknown_field_is_an_error() {
+        let err = toml::from_str::<RunConfig>("[probe]\nsolvr = \"sgd\"\n").unwrap_err();
+        assert!(err.to_string().contains("solvr"), "{err}");
+    }
+}

@@ -1,0 +1,392 @@
+//! The run's report: the CoG table (seen set and L1..Lk, mean ± std over seeds), few-shot curves,
+//! the level-similarity histogram and hierarchical metrics, as `report.md`, `report.json` and plots;
+//! and the side-by-side comparison of several runs (`hiercog report RUN_DIR...`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use hiercog_report::plot::{self, LineOptions, Series};
+use hiercog_report::table::{mean_std, Table};
+use serde::{Deserialize, Serialize};
+
+use crate::results::Results;
+use crate::stages::{Pipeline, Task};
+use crate::{Error, ImageSource, Observer, Result};
+
+/// Mean and standard deviation over seeds of one number, with the number of seeds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Stat {
+    pub mean: f64,
+    pub std: f64,
+    pub seeds: usize,
+}
+
+impl Stat {
+    fn of(values: &[f64]) -> Option<Stat> {
+        (!values.is_empty()).then(|| {
+            let (mean, std) = mean_std(values);
+            Stat {
+                mean,
+                std,
+                seeds: values.len(),
+            }
+        })
+    }
+}
+
+/// One dataset's numbers (accuracies in percent).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DatasetReport {
+    pub name: String,
+    pub classes: usize,
+    pub train_images: usize,
+    pub test_images: usize,
+    /// Mean Lin similarity of the level's concepts to the seen set (`None` for the seen set).
+    pub mean_similarity: Option<f64>,
+    pub top1: Option<Stat>,
+    pub top5: Option<Stat>,
+    pub knn_top1: Option<Stat>,
+    /// Mean LCA height of top-1 mistakes and average hierarchical distance@5.
+    pub mistake_severity: Option<Stat>,
+    pub hdist_at_5: Option<Stat>,
+    /// Few-shot top-1 by shots per class.
+    pub few_shot: BTreeMap<usize, Stat>,
+}
+
+/// The whole report (`report.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunReport {
+    /// True when the images are hiercog's synthetic set, not photographs.
+    pub synthetic: bool,
+    pub model: String,
+    pub solver: String,
+    pub seeds: Vec<u64>,
+    pub datasets: Vec<DatasetReport>,
+    /// Probe runs not finished yet (the report is partial when non-zero).
+    pub missing_runs: usize,
+}
+
+fn pct(x: f64) -> f64 {
+    100.0 * x
+}
+
+/// Collects the finished results of the pipeline's current tasks.
+pub fn collect(p: &Pipeline) -> Result<RunReport> {
+    let results = Results::open(p.dir(), false)?;
+    results.merge_files()?;
+    let bench = p.levels()?;
+    let mut missing = 0;
+    let mut datasets: Vec<DatasetReport> = Vec::new();
+    for name in p.datasets()? {
+        let mean_similarity = bench.level(&name).ok().map(|l| {
+            l.concepts.iter().map(|c| c.similarity).sum::<f64>() / l.concepts.len().max(1) as f64
+        });
+        datasets.push(DatasetReport {
+            name,
+            classes: 0,
+            train_images: 0,
+            test_images: 0,
+            mean_similarity,
+            top1: None,
+            top5: None,
+            knn_top1: None,
+            mistake_severity: None,
+            hdist_at_5: None,
+            few_shot: BTreeMap::new(),
+        });
+    }
+    // Values per (dataset, shots), over seeds.
+    type Acc = BTreeMap<(String, Option<usize>), Vec<hiercog_probe::ProbeResult>>;
+    let mut by_run: Acc = BTreeMap::new();
+    for task in p.tasks()? {
+        let Task::Probe {
+            dataset,
+            shots,
+            seed,
+        } = task
+        else {
+            continue;
+        };
+        let record = match p.probe_key(&dataset, shots, seed) {
+            Ok(key) => results.get(&key)?,
+            Err(_) => None, // features not extracted yet
+        };
+        match record {
+            Some(r) => by_run.entry((dataset, shots)).or_default().push(r.result),
+            None => missing += 1,
+        }
+    }
+    for d in &mut datasets {
+        if let Some(runs) = by_run.get(&(d.name.clone(), None)) {
+            let r0 = &runs[0];
+            d.classes = r0.classes;
+            d.train_images = r0.train_rows;
+            d.test_images = r0.test_rows;
+            let values = |f: &dyn Fn(&hiercog_probe::ProbeResult) -> Option<f64>| -> Option<Stat> {
+                Stat::of(&runs.iter().filter_map(f).collect::<Vec<_>>())
+            };
+            d.top1 = values(&|r| Some(pct(r.test.top1)));
+            d.top5 = values(&|r| Some(pct(r.test.top5)));
+            d.knn_top1 = values(&|r| r.knn.as_ref().map(|k| pct(k.top1)));
+            d.mistake_severity = values(&|r| {
+                r.test
+                    .hierarchical
+                    .as_ref()
+                    .and_then(|h| h.mistake_severity)
+            });
+            d.hdist_at_5 = values(&|r| r.test.hierarchical.as_ref().map(|h| h.hdist_at_5));
+        }
+        for (&(ref name, shots), runs) in &by_run {
+            if let (true, Some(n)) = (name == &d.name, shots) {
+                let v: Vec<f64> = runs.iter().map(|r| pct(r.test.top1)).collect();
+                d.few_shot
+                    .insert(n, Stat::of(&v).expect("at least one run"));
+            }
+        }
+    }
+    let cfg = p.config();
+    Ok(RunReport {
+        synthetic: cfg.images.source == ImageSource::Synthetic,
+        model: cfg.model.name.clone(),
+        solver: cfg.probe.solver.clone(),
+        seeds: cfg.probe.seeds.clone(),
+        datasets,
+        missing_runs: missing,
+    })
+}
+
+fn fmt_stat(s: &Option<Stat>, decimals: usize) -> String {
+    match s {
+        None => "–".into(),
+        Some(s) if s.seeds == 1 => format!("{:.*}", decimals, s.mean),
+        Some(s) => format!("{:.*} ± {:.*}", decimals, s.mean, decimals, s.std),
+    }
+}
+
+/// The CoG table: one row per dataset.
+pub fn cog_table(r: &RunReport) -> Table {
+    let shots: Vec<usize> = r
+        .datasets
+        .iter()
+        .flat_map(|d| d.few_shot.keys().copied())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut headers: Vec<String> = [
+        "dataset",
+        "classes",
+        "mean Lin sim.",
+        "top-1",
+        "top-5",
+        "k-NN top-1",
+        "mistake sev.",
+        "hdist@5",
+    ]
+    .map(String::from)
+    .to_vec();
+    headers.extend(shots.iter().map(|n| format!("{n}-shot")));
+    let mut t = Table::new(headers).with_title(format!(
+        "{}: linear probe ({} solver), top-1 % mean ± std over {} seeds{}",
+        r.model,
+        r.solver,
+        r.seeds.len(),
+        if r.synthetic {
+            " — SYNTHETIC images"
+        } else {
+            ""
+        }
+    ));
+    for d in &r.datasets {
+        let mut row = vec![
+            d.name.clone(),
+            d.classes.to_string(),
+            d.mean_similarity.map_or("–".into(), |s| format!("{s:.3}")),
+            fmt_stat(&d.top1, 1),
+            fmt_stat(&d.top5, 1),
+            fmt_stat(&d.knn_top1, 1),
+            fmt_stat(&d.mistake_severity, 2),
+            fmt_stat(&d.hdist_at_5, 2),
+        ];
+        row.extend(
+            shots
+                .iter()
+                .map(|n| fmt_stat(&d.few_shot.get(n).cloned(), 1)),
+        );
+        t.push_row(row);
+    }
+    t
+}
+
+/// Writes `report/` (report.md, report.json, report.csv, plots) and returns the report.
+pub fn write(p: &Pipeline, obs: &dyn Observer) -> Result<RunReport> {
+    obs.task("report", "tables and plots");
+    let r = collect(p)?;
+    let dir = p.dir().report();
+    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    let table = cog_table(&r);
+    let mut plots = Vec::new();
+
+    let curves: Vec<Series> = r
+        .datasets
+        .iter()
+        .filter(|d| !d.few_shot.is_empty())
+        .map(|d| Series {
+            label: d.name.clone(),
+            points: d
+                .few_shot
+                .iter()
+                .map(|(&n, s)| (n as f64, s.mean))
+                .collect(),
+            err: Some(d.few_shot.values().map(|s| s.std).collect()),
+        })
+        .collect();
+    if !curves.is_empty() {
+        plots.extend(plot::line(
+            &dir.join("few_shot"),
+            &format!("Few-shot linear probe, {}{}", r.model, synthetic_tag(&r)),
+            "images per class",
+            "top-1 accuracy (%)",
+            &curves,
+            &LineOptions {
+                log2_x: true,
+                y_range: Some((0.0, 100.0)),
+                ..LineOptions::default()
+            },
+        )?);
+    }
+    let bench = p.levels()?;
+    let groups: Vec<(String, Vec<f64>)> = bench
+        .levels()
+        .iter()
+        .map(|l| {
+            (
+                l.name.clone(),
+                l.concepts.iter().map(|c| c.similarity).collect(),
+            )
+        })
+        .collect();
+    if groups.iter().any(|(_, v)| !v.is_empty()) {
+        plots.extend(plot::histogram(
+            &dir.join("level_similarity"),
+            "Similarity of each level's concepts to the seen set",
+            "max Lin similarity to a seen concept",
+            &groups,
+            20,
+        )?);
+    }
+    let all_data: Vec<plot::BarGroup> = r
+        .datasets
+        .iter()
+        .filter_map(|d| {
+            d.top1
+                .as_ref()
+                .map(|s| (d.name.clone(), vec![(r.model.clone(), s.mean, Some(s.std))]))
+        })
+        .collect();
+    if !all_data.is_empty() {
+        plots.extend(plot::bars(
+            &dir.join("cog_top1"),
+            &format!("Linear probe top-1 per level{}", synthetic_tag(&r)),
+            "top-1 accuracy (%)",
+            &all_data,
+        )?);
+    }
+
+    let mut md = String::new();
+    let _ = writeln!(md, "# hiercog run report\n");
+    if r.synthetic {
+        let _ = writeln!(
+            md,
+            "> **SYNTHETIC IMAGES.** These numbers come from hiercog's synthetic hierarchical image set \
+             (rendered shapes whose visual factors follow the WordNet hierarchy), not from photographs. \
+             They exercise the real pipeline; they say nothing about ImageNet-CoG accuracy.\n"
+        );
+    }
+    let _ = writeln!(
+        md,
+        "Model: `{}` · solver: `{}` · seeds: {:?}\n",
+        r.model, r.solver, r.seeds
+    );
+    if r.missing_runs > 0 {
+        let _ = writeln!(
+            md,
+            "**Partial:** {} probe runs are not finished yet.\n",
+            r.missing_runs
+        );
+    }
+    let _ = writeln!(md, "{}", table.to_markdown());
+    let _ = writeln!(
+        md,
+        "\nLevels are ordered by decreasing semantic similarity to the seen concepts (L1 closest). \
+         Mistake severity is the mean LCA height of top-1 mistakes; hdist@5 the average LCA height over \
+         the top-5 predictions (Bertinetto et al. 2020). Level construction details: `{}`.\n",
+        p.levels()?.dir().map(|d| d.join("report.md").display().to_string()).unwrap_or_default()
+    );
+    for f in &plots {
+        if f.extension().is_some_and(|e| e == "png") {
+            let name = f.file_name().unwrap_or_default().to_string_lossy();
+            let _ = writeln!(md, "![{name}]({name})\n");
+        }
+    }
+    hiercog_store::atomic_write(&dir.join("report.md"), md.as_bytes())?;
+    hiercog_store::atomic_write(&dir.join("report.csv"), table.to_csv().as_bytes())?;
+    let json = serde_json::to_string_pretty(&r).expect("reports serialize");
+    hiercog_store::atomic_write(&dir.join("report.json"), json.as_bytes())?;
+    Ok(r)
+}
+
+fn synthetic_tag(r: &RunReport) -> &'static str {
+    if r.synthetic {
+        " (SYNTHETIC images)"
+    } else {
+        ""
+    }
+}
+
+/// Loads `RUN_DIR/report/report.json`.
+pub fn load(run_dir: &Path) -> Result<RunReport> {
+    let path = run_dir.join("report").join("report.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::Invalid(format!(
+            "{}: {e} — is {} a finished hiercog run? (`hiercog run --config ...` writes it)",
+            path.display(),
+            run_dir.display()
+        ))
+    })?;
+    serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
+}
+
+/// Several runs side by side: all-data top-1 per dataset, one column per run.
+pub fn compare(runs: &[(String, RunReport)]) -> Table {
+    let mut headers = vec!["dataset".to_string()];
+    headers.extend(runs.iter().map(|(name, r)| {
+        format!(
+            "{name} ({}{})",
+            r.model,
+            if r.synthetic { ", synthetic" } else { "" }
+        )
+    }));
+    let mut t = Table::new(headers).with_title("Linear-probe top-1 (%), mean ± std over seeds");
+    let mut names: Vec<String> = Vec::new();
+    for (_, r) in runs {
+        for d in &r.datasets {
+            if !names.contains(&d.name) {
+                names.push(d.name.clone());
+            }
+        }
+    }
+    for name in names {
+        let mut row = vec![name.clone()];
+        for (_, r) in runs {
+            let stat = r
+                .datasets
+                .iter()
+                .find(|d| d.name == name)
+                .and_then(|d| d.top1.clone());
+            row.push(fmt_stat(&stat, 1));
+        }
+        t.push_row(row);
+    }
+    t
+}

@@ -1,0 +1,428 @@
+//! The tasks of a run and how each is done.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use hiercog_cog::{load_benchmark, Benchmark, Split};
+use hiercog_features::{check_pair, FeatureSet, Format, Preprocess};
+use hiercog_nn::{device_from_name, model_spec, Backbone, ExtractOptions, ExtractProgress};
+use hiercog_probe::{run_protocol, KnnParams, ProgressEvent, ProtocolConfig, Samples, SolverKind};
+use hiercog_store::{file_fingerprint, RunKey};
+use hiercog_taxonomy::{distance_matrix, DistanceConvention, DistanceMatrix, Taxonomy};
+
+use crate::config::{LevelSource, RunConfig};
+use crate::layout::{RunDir, SEEN};
+use crate::prepare;
+use crate::results::{ProbeRecord, Results};
+use crate::{Error, Observer, Result};
+
+/// One unit of work; a Slurm array task runs exactly one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// Images, levels and image lists.
+    Prepare,
+    /// Features of one dataset's split.
+    Extract { dataset: String, split: Split },
+    /// One probe run (all data when `shots` is `None`).
+    Probe {
+        dataset: String,
+        shots: Option<usize>,
+        seed: u64,
+    },
+    /// The report.
+    Report,
+}
+
+impl Task {
+    /// The stage the task belongs to (`prepare`, `extract`, `probe`, `report`).
+    pub fn stage(&self) -> &'static str {
+        match self {
+            Task::Prepare => "prepare",
+            Task::Extract { .. } => "extract",
+            Task::Probe { .. } => "probe",
+            Task::Report => "report",
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Task::Prepare => "prepare".into(),
+            Task::Extract { dataset, split } => format!("extract {dataset}/{split}"),
+            Task::Probe {
+                dataset,
+                shots: None,
+                seed,
+            } => format!("probe {dataset} all-data seed {seed}"),
+            Task::Probe {
+                dataset,
+                shots: Some(n),
+                seed,
+            } => format!("probe {dataset} {n}-shot seed {seed}"),
+            Task::Report => "report".into(),
+        }
+    }
+}
+
+/// A configured run: its tasks and the means to do them.
+pub struct Pipeline {
+    cfg: RunConfig,
+    dir: RunDir,
+    tax: OnceLock<Arc<Taxonomy>>,
+    bench: OnceLock<Benchmark>,
+    model: OnceLock<Backbone>,
+}
+
+impl Pipeline {
+    /// A pipeline over `cfg.run_dir`. If the run directory already holds a config, it must be the
+    /// same: a run directory belongs to one configuration (use another directory, or `--fresh`).
+    pub fn new(cfg: RunConfig) -> Result<Self> {
+        let dir = RunDir::new(&cfg.run_dir);
+        if let Ok(text) = std::fs::read_to_string(dir.config()) {
+            let before: RunConfig = toml::from_str(&text).map_err(|e| Error::Config {
+                path: dir.config(),
+                message: e.to_string(),
+            })?;
+            if before.identity() != cfg.identity() {
+                return Err(Error::Invalid(format!(
+                    "{} was made with another configuration ({}): re-run with that config, choose \
+                     another run_dir, or pass --fresh to start this directory over",
+                    dir.root().display(),
+                    dir.config().display()
+                )));
+            }
+        }
+        Ok(Pipeline {
+            cfg,
+            dir,
+            tax: OnceLock::new(),
+            bench: OnceLock::new(),
+            model: OnceLock::new(),
+        })
+    }
+
+    pub fn config(&self) -> &RunConfig {
+        &self.cfg
+    }
+
+    pub fn dir(&self) -> &RunDir {
+        &self.dir
+    }
+
+    fn taxonomy(&self) -> Result<&Arc<Taxonomy>> {
+        if let Some(t) = self.tax.get() {
+            return Ok(t);
+        }
+        let t = prepare::taxonomy(&self.cfg)?;
+        Ok(self.tax.get_or_init(|| t))
+    }
+
+    fn levels_dir(&self) -> PathBuf {
+        match (&self.cfg.levels.source, &self.cfg.levels.dir) {
+            (LevelSource::Dir, Some(d)) => d.clone(),
+            _ => self.dir.levels(),
+        }
+    }
+
+    fn benchmark(&self) -> Result<&Benchmark> {
+        if let Some(b) = self.bench.get() {
+            return Ok(b);
+        }
+        let dir = self.levels_dir();
+        if !dir.join("manifest.json").is_file() {
+            return Err(Error::Invalid(format!(
+                "no levels in {} yet: run the prepare stage first (`hiercog run --stage prepare`)",
+                dir.display()
+            )));
+        }
+        let b = load_benchmark(&dir)?;
+        Ok(self.bench.get_or_init(|| b))
+    }
+
+    /// Names of the datasets: the seen set, then the levels (L1..Lk).
+    pub fn datasets(&self) -> Result<Vec<String>> {
+        let levels: Vec<String> = match self.cfg.levels.source {
+            LevelSource::Build => (1..=self.cfg.levels.levels)
+                .map(|i| format!("L{i}"))
+                .collect(),
+            // Official ImageNet-CoG has five levels; an existing directory says how many it has.
+            LevelSource::Official => (1..=5).map(|i| format!("L{i}")).collect(),
+            LevelSource::Dir => self
+                .benchmark()?
+                .levels()
+                .iter()
+                .map(|l| l.name.clone())
+                .collect(),
+        };
+        Ok(std::iter::once(SEEN.to_string()).chain(levels).collect())
+    }
+
+    /// Every task of the run, in an order that respects their dependencies.
+    pub fn tasks(&self) -> Result<Vec<Task>> {
+        let datasets = self.datasets()?;
+        let mut tasks = vec![Task::Prepare];
+        for d in &datasets {
+            for split in [Split::Train, Split::Test] {
+                tasks.push(Task::Extract {
+                    dataset: d.clone(),
+                    split,
+                });
+            }
+        }
+        let shots: Vec<Option<usize>> = std::iter::once(None)
+            .chain(self.cfg.probe.shots.iter().map(|&n| Some(n)))
+            .collect();
+        for d in &datasets {
+            for &s in &shots {
+                for &seed in &self.cfg.probe.seeds {
+                    tasks.push(Task::Probe {
+                        dataset: d.clone(),
+                        shots: s,
+                        seed,
+                    });
+                }
+            }
+        }
+        tasks.push(Task::Report);
+        Ok(tasks)
+    }
+
+    /// Runs every task in order in this process.
+    pub fn run_all(&self, obs: &dyn Observer) -> Result<()> {
+        for task in self.tasks()? {
+            self.run_task(&task, false, obs)?;
+        }
+        Ok(())
+    }
+
+    /// Runs one task (skipping it if its output exists). `result_files`: record probe results as
+    /// per-task files (cluster array tasks) rather than in the SQLite store.
+    pub fn run_task(&self, task: &Task, result_files: bool, obs: &dyn Observer) -> Result<()> {
+        match task {
+            Task::Prepare => self.prepare(obs),
+            Task::Extract { dataset, split } => self.extract(dataset, *split, obs),
+            Task::Probe {
+                dataset,
+                shots,
+                seed,
+            } => {
+                let results = Results::open(&self.dir, result_files)?;
+                self.probe(&results, dataset, *shots, *seed, obs)
+            }
+            Task::Report => {
+                crate::report::write(self, obs)?;
+                Ok(())
+            }
+        }
+    }
+
+    fn prepare(&self, obs: &dyn Observer) -> Result<()> {
+        std::fs::create_dir_all(self.dir.root()).map_err(Error::io(self.dir.root()))?;
+        hiercog_store::atomic_write(&self.dir.config(), self.cfg.to_toml().as_bytes())?;
+        let tax = self.taxonomy()?;
+        prepare::images(&self.cfg, &self.dir, tax, obs)?;
+        let bench = prepare::levels(&self.cfg, &self.dir, tax, obs)?;
+        let _ = self.bench.set(bench);
+        prepare::seen_splits(&self.cfg, &self.dir, tax, obs)
+    }
+
+    fn model(&self) -> Result<&Backbone> {
+        if let Some(m) = self.model.get() {
+            return Ok(m);
+        }
+        let m = &self.cfg.model;
+        let spec = model_spec(&m.name)?;
+        let weights = hiercog_nn::cache::resolve_weights(&m.name, m.weights.as_deref())?;
+        let device = device_from_name(&m.device)?;
+        let backbone = Backbone::load(spec, &weights, &device)?;
+        Ok(self.model.get_or_init(|| backbone))
+    }
+
+    /// The final feature set of a dataset's split, once its extraction finished.
+    pub fn features_path(&self, dataset: &str, split: Split) -> PathBuf {
+        self.dir.features(dataset, split).join("features")
+    }
+
+    fn extract(&self, dataset: &str, split: Split, obs: &dyn Observer) -> Result<()> {
+        let out = self.dir.features(dataset, split);
+        if self.features_path(dataset, split).exists() {
+            obs.note(&format!(
+                "extract {dataset}/{split}: features already extracted"
+            ));
+            return Ok(());
+        }
+        let (items, classes) =
+            prepare::dataset_items(&self.dir, self.benchmark()?, dataset, split)?;
+        let model = self.model()?;
+        obs.task(
+            &format!("extract {dataset}/{split}"),
+            &format!(
+                "{} images of {} concepts through {}",
+                items.len(),
+                classes.len(),
+                self.cfg.model.name
+            ),
+        );
+        let opts = ExtractOptions {
+            batch_size: self.cfg.model.batch,
+            rows_per_shard: self.cfg.model.shard_rows,
+            format: Format::Npy,
+            classes,
+            ..ExtractOptions::default()
+        };
+        let summary = hiercog_nn::extract(model, &items, &out, &opts, &|p| match p {
+            ExtractProgress::Batch { done, total, .. } => obs.progress("images", done, total),
+            ExtractProgress::Skipped(s) => {
+                obs.note(&format!("skipped {}: {}", s.path.display(), s.reason))
+            }
+        })?;
+        if summary.resumed_from > 0 {
+            obs.note(&format!(
+                "extract {dataset}/{split}: resumed after {} images done earlier",
+                summary.resumed_from
+            ));
+        }
+        Ok(())
+    }
+
+    fn protocol(&self, shots: Option<usize>) -> Result<ProtocolConfig> {
+        let solver = match self.cfg.probe.solver.as_str() {
+            "fast" => SolverKind::Fast,
+            "sgd" => SolverKind::Sgd,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "unknown probe.solver {other:?}: use fast or sgd"
+                )))
+            }
+        };
+        Ok(ProtocolConfig {
+            solver,
+            knn: (self.cfg.probe.knn && shots.is_none()).then(KnnParams::default),
+            ..ProtocolConfig::default()
+        })
+    }
+
+    fn preprocess(&self) -> Result<Preprocess> {
+        self.cfg
+            .probe
+            .preprocess
+            .parse()
+            .map_err(|e| Error::Invalid(format!("probe.preprocess: {e}")))
+    }
+
+    /// The key of a probe run: the feature files' contents, the protocol, the preprocessing, shots, seed.
+    pub(crate) fn probe_key(
+        &self,
+        dataset: &str,
+        shots: Option<usize>,
+        seed: u64,
+    ) -> Result<RunKey> {
+        let train = fingerprint(&self.features_path(dataset, Split::Train))?;
+        let test = fingerprint(&self.features_path(dataset, Split::Test))?;
+        let protocol = serde_json::to_string(&self.protocol(shots)?).expect("configs serialize");
+        let shots = shots.map_or("all".to_string(), |n| n.to_string());
+        Ok(RunKey::from_parts(&[
+            b"cog-probe/1",
+            train.as_bytes(),
+            test.as_bytes(),
+            protocol.as_bytes(),
+            self.cfg.probe.preprocess.as_bytes(),
+            shots.as_bytes(),
+            &seed.to_le_bytes(),
+        ]))
+    }
+
+    fn probe(
+        &self,
+        results: &Results,
+        dataset: &str,
+        shots: Option<usize>,
+        seed: u64,
+        obs: &dyn Observer,
+    ) -> Result<()> {
+        let label = Task::Probe {
+            dataset: dataset.into(),
+            shots,
+            seed,
+        }
+        .label();
+        let key = self.probe_key(dataset, shots, seed)?;
+        if results.get(&key)?.is_some() {
+            obs.note(&format!("{label}: finished earlier"));
+            return Ok(());
+        }
+        let train = FeatureSet::load(&self.features_path(dataset, Split::Train))?;
+        let test = FeatureSet::load(&self.features_path(dataset, Split::Test))?;
+        check_pair(&train, &test)?;
+        let fitted = self.preprocess()?.fit(&train)?;
+        let (xtr, xte) = (fitted.transform(&train), fitted.transform(&test));
+        let (dim, classes) = (train.dim(), train.num_classes());
+        let trs = Samples::new(&xtr, &train.labels, dim, classes)?;
+        let tes = Samples::new(&xte, &test.labels, dim, classes)?;
+        let dist = self.distances(train.class_names.as_deref())?;
+        let cfg = self.protocol(shots)?;
+        obs.task(
+            &label,
+            &format!(
+                "{} train / {} test rows, {classes} classes, {dim}-d",
+                train.rows(),
+                test.rows()
+            ),
+        );
+        let result = run_protocol(trs, tes, &cfg, seed, shots, dist.as_ref(), &|e| {
+            if let ProgressEvent::FitFinished { fit, fits, .. } = e {
+                obs.progress("fits", fit + 1, fits)
+            }
+        })?;
+        results.put(
+            &key,
+            &ProbeRecord {
+                dataset: dataset.into(),
+                shots,
+                seed,
+                result,
+            },
+        )
+    }
+
+    /// LCA-height distances between a dataset's classes, for hierarchical metrics (when every class
+    /// is a concept of the taxonomy).
+    fn distances(&self, classes: Option<&[String]>) -> Result<Option<DistanceMatrix>> {
+        let Some(classes) = classes else {
+            return Ok(None);
+        };
+        let tax = self.taxonomy()?;
+        let ids: Option<Vec<_>> = classes.iter().map(|c| tax.get(c)).collect();
+        ids.map(|ids| distance_matrix(tax, &ids, DistanceConvention::LcaHeight))
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    /// The levels the run uses (after prepare).
+    pub fn levels(&self) -> Result<&Benchmark> {
+        self.benchmark()
+    }
+}
+
+/// A fingerprint of a feature set: of its file, or of every file of its directory.
+fn fingerprint(path: &Path) -> Result<String> {
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(Error::io(path))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        let parts: Vec<String> = files
+            .iter()
+            .map(|f| file_fingerprint(f))
+            .collect::<hiercog_store::Result<_>>()?;
+        Ok(parts.join(":"))
+    } else {
+        Ok(file_fingerprint(path).map_err(|_| {
+            Error::Invalid(format!(
+                "no features at {}: run the extract stage first (`hiercog run --stage extract`)",
+                path.display()
+            ))
+        })?)
+    }
+}
