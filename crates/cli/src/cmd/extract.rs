@@ -194,19 +194,28 @@ pub fn run_extract(args: ExtractArgs) -> anyhow::Result<()> {
     };
     let summary = hiercog_nn::extract(&model, &set.items, &args.out, &opts, &progress)?;
     bar.finish_and_clear();
-    println!(
-        "extracted {} of {} images ({} skipped{}) into {} at {:.1} images/s",
-        summary.extracted,
-        summary.total,
-        summary.skipped.len(),
-        if summary.resumed_from > 0 {
-            format!(", resumed at image {}", summary.resumed_from)
-        } else {
-            String::new()
-        },
-        args.out.display(),
-        summary.images_per_sec
-    );
+    if summary.resumed_from == summary.total && summary.seconds == 0.0 {
+        println!(
+            "already extracted: {} of {} images in {}",
+            summary.extracted,
+            summary.total,
+            summary.features.display()
+        );
+    } else {
+        println!(
+            "extracted {} of {} images ({} skipped{}) into {} at {:.1} images/s",
+            summary.extracted,
+            summary.total,
+            summary.skipped.len(),
+            if summary.resumed_from > 0 {
+                format!(", resumed at image {}", summary.resumed_from)
+            } else {
+                String::new()
+            },
+            summary.features.display(),
+            summary.images_per_sec
+        );
+    }
     if !summary.skipped.is_empty() {
         println!(
             "skipped images are listed in {}",
