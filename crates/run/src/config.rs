@@ -107,6 +107,10 @@ pub struct LevelsConfig {
     /// Information content of lin/res/jcn: `imagenet21k` (CoG: −log of the share of ImageNet-21K synsets
     /// below a concept), `pool-subtree`, `intrinsic`, `semcor` or `image-counts`.
     pub ic: String,
+    /// How the ranking is cut: `blocks` (the paper: consecutive blocks of `concepts_per_level` from
+    /// the most similar) or `spread` (K equal bands of the whole ranking, each sampled down to
+    /// `concepts_per_level`: levels span the full similarity range when more concepts are eligible).
+    pub cuts: String,
     /// Number of levels and concepts per level.
     pub levels: usize,
     pub concepts_per_level: usize,
@@ -134,6 +138,7 @@ impl Default for LevelsConfig {
             preset: "imagenet-cog".into(),
             measure: "lin".into(),
             ic: "imagenet21k".into(),
+            cuts: "spread".into(),
             levels: 4,
             concepts_per_level: 12,
             official_levels_pkl: None,
@@ -213,6 +218,7 @@ impl RunConfig {
             levels: LevelsConfig {
                 seen: "imagenet1k".into(),
                 pool: "imagenet21k".into(),
+                cuts: "blocks".into(),
                 levels: 5,
                 concepts_per_level: 1000,
                 ..LevelsConfig::default()

@@ -98,10 +98,17 @@ fn level_params(cfg: &RunConfig, tax: &Taxonomy) -> Result<LevelParams> {
             )))
         }
     };
-    Ok(params.ic(ic).measure(measure).cuts(Cuts::Blocks {
-        levels: l.levels,
-        per_level: l.concepts_per_level,
-    }))
+    let (levels, per_level) = (l.levels, l.concepts_per_level);
+    let cuts = match l.cuts.as_str() {
+        "blocks" => Cuts::Blocks { levels, per_level },
+        "spread" => Cuts::Spread { levels, per_level },
+        other => {
+            return Err(Error::Invalid(format!(
+                "unknown levels.cuts {other:?}: use blocks or spread"
+            )))
+        }
+    };
+    Ok(params.ic(ic).measure(measure).cuts(cuts))
 }
 
 /// IC(c) = −log(#ImageNet-21K synsets under c / 21,841): the IC that reproduces the official levels best.
@@ -320,13 +327,21 @@ pub(crate) fn seen_splits(
     Ok(())
 }
 
-/// The items of one dataset's split: `(image path, class index)` and the class wnids.
+/// The images of one dataset's split.
+pub(crate) struct DatasetItems {
+    /// `(image path, class index)`, in the row order of the extracted features.
+    pub items: Vec<(PathBuf, u32)>,
+    /// Class wnids by class index.
+    pub classes: Vec<String>,
+}
+
+/// The images of one dataset's split (the seen set's from `seen.tsv`, a level's from its split file).
 pub(crate) fn dataset_items(
     dir: &RunDir,
     bench: &Benchmark,
     dataset: &str,
     split: Split,
-) -> Result<(Vec<(PathBuf, u32)>, Vec<String>)> {
+) -> Result<DatasetItems> {
     if dataset == crate::SEEN {
         let path = dir.seen_splits();
         let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
@@ -356,7 +371,7 @@ pub(crate) fn dataset_items(
                 (PathBuf::from(r.0), label)
             })
             .collect();
-        return Ok((items, classes));
+        return Ok(DatasetItems { items, classes });
     }
     let level = bench.level(dataset)?;
     let classes = level.sorted_wnids().into_iter().map(String::from).collect();
@@ -365,7 +380,7 @@ pub(crate) fn dataset_items(
         .into_iter()
         .map(|it| (it.path, it.label as u32))
         .collect();
-    Ok((items, classes))
+    Ok(DatasetItems { items, classes })
 }
 
 /// Loads the configured taxonomy.

@@ -250,7 +250,7 @@ impl Pipeline {
             ));
             return Ok(());
         }
-        let (items, classes) =
+        let prepare::DatasetItems { items, classes } =
             prepare::dataset_items(&self.dir, self.benchmark()?, dataset, split)?;
         let model = self.model()?;
         obs.task(

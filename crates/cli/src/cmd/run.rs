@@ -271,7 +271,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         term.add_time(task.stage(), t0.elapsed());
     }
     term.finish_bar();
-    if tasks.iter().any(|t| *t == Task::Report) {
+    if tasks.contains(&Task::Report) {
         let report = hiercog_run::report::load(pipeline.dir().root())?;
         println!("\n{}", cog_table(&report).to_terminal());
         if report.synthetic {
