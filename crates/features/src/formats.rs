@@ -173,7 +173,7 @@ fn npy_features<R: std::io::Read>(npy: npyz::NpyFile<R>, path: &Path) -> Result<
         other => {
             return Err(Error::format(
                 path,
-                format!("features must be float32 or float64, found dtype {other}"),
+                format!("features must be float32 or float64, found dtype {other}: save them with X.astype(np.float32)"),
             ))
         }
     }

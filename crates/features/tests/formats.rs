@@ -108,3 +108,19 @@ fn shard_writer_resumes_after_a_crash() {
         "no manifest left: a new writer starts fresh"
     );
 }
+
+#[test]
+fn float64_is_converted_and_float16_refused_clearly() {
+    let set = FeatureSet::load(&fixture("f64")).unwrap();
+    assert!(
+        !set.is_mapped(),
+        "float64 is read and converted, not mapped"
+    );
+    assert_eq!(set.x(), expected_x().as_slice());
+    assert_eq!(set.labels, vec![0, 1, 2, 0, 1]);
+    let msg = FeatureSet::load(&fixture("f16")).unwrap_err().to_string();
+    assert!(
+        msg.contains("f16") && msg.contains("<f2") && msg.contains("float32"),
+        "{msg}"
+    );
+}
