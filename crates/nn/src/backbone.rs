@@ -86,17 +86,38 @@ pub fn known_models() -> Vec<ModelSpec> {
 
 /// Looks a model up by name.
 pub fn model_spec(name: &str) -> Result<ModelSpec> {
-    known_models()
-        .into_iter()
-        .find(|m| m.name == name)
-        .ok_or_else(|| Error::UnknownModel {
-            name: name.to_string(),
-            known: known_models()
-                .iter()
-                .map(|m| m.name)
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+    let models = known_models();
+    if let Some(m) = models.iter().find(|m| m.name == name) {
+        return Ok(m.clone());
+    }
+    let lower = name.to_ascii_lowercase();
+    let suggestion = models
+        .iter()
+        .map(|m| (edit_distance(&lower, m.name), m.name))
+        .min()
+        .filter(|&(d, _)| d <= 3 || lower.len() < 3)
+        .map(|(_, n)| n.to_string());
+    Err(Error::UnknownModel {
+        name: name.to_string(),
+        suggestion,
+        known: models.iter().map(|m| m.name).collect::<Vec<_>>().join(", "),
+    })
+}
+
+/// Levenshtein distance, for suggesting the nearest model name to a typo.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 enum Network {
@@ -227,9 +248,19 @@ mod tests {
             assert_eq!(model_spec(m.name).unwrap().name, m.name);
         }
         assert!(matches!(
-            model_spec("resnet-9000"),
-            Err(Error::UnknownModel { .. })
+            model_spec("qwerty-9000"),
+            Err(Error::UnknownModel {
+                suggestion: None,
+                ..
+            })
         ));
+        let msg = model_spec("efficientnet-lite").unwrap_err().to_string();
+        assert!(
+            msg.contains("did you mean \"efficientnet-lite0\"?"),
+            "{msg}"
+        );
+        let msg = model_spec("ResNet50").unwrap_err().to_string();
+        assert!(msg.contains("did you mean \"resnet50\"?"), "{msg}");
     }
 
     #[test]

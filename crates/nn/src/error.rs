@@ -31,8 +31,12 @@ pub enum Error {
         found: Vec<usize>,
     },
 
-    #[error("unknown model {name:?}; known models: {known}")]
-    UnknownModel { name: String, known: String },
+    #[error("unknown model {name:?}{hint}; known models: {known}", hint = suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default())]
+    UnknownModel {
+        name: String,
+        suggestion: Option<String>,
+        known: String,
+    },
 
     #[error("{path}:{line}: {reason}")]
     ImageList {
