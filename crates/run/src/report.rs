@@ -67,10 +67,6 @@ pub struct RunReport {
     pub missing_runs: usize,
 }
 
-fn pct(x: f64) -> f64 {
-    100.0 * x
-}
-
 /// Collects the finished results of the pipeline's current tasks.
 pub fn collect(p: &Pipeline) -> Result<RunReport> {
     let results = Results::open(p.dir(), false)?;
@@ -126,9 +122,9 @@ pub fn collect(p: &Pipeline) -> Result<RunReport> {
             let values = |f: &dyn Fn(&hiercog_probe::ProbeResult) -> Option<f64>| -> Option<Stat> {
                 Stat::of(&runs.iter().filter_map(f).collect::<Vec<_>>())
             };
-            d.top1 = values(&|r| Some(pct(r.test.top1)));
-            d.top5 = values(&|r| Some(pct(r.test.top5)));
-            d.knn_top1 = values(&|r| r.knn.as_ref().map(|k| pct(k.top1)));
+            d.top1 = values(&|r| Some(r.test.top1));
+            d.top5 = values(&|r| Some(r.test.top5));
+            d.knn_top1 = values(&|r| r.knn.as_ref().map(|k| k.top1));
             d.mistake_severity = values(&|r| {
                 r.test
                     .hierarchical
@@ -139,7 +135,7 @@ pub fn collect(p: &Pipeline) -> Result<RunReport> {
         }
         for (&(ref name, shots), runs) in &by_run {
             if let (true, Some(n)) = (name == &d.name, shots) {
-                let v: Vec<f64> = runs.iter().map(|r| pct(r.test.top1)).collect();
+                let v: Vec<f64> = runs.iter().map(|r| r.test.top1).collect();
                 d.few_shot
                     .insert(n, Stat::of(&v).expect("at least one run"));
             }
