@@ -251,25 +251,18 @@ pub fn write(p: &Pipeline, obs: &dyn Observer) -> Result<RunReport> {
             },
         )?);
     }
-    let bench = p.levels()?;
-    let groups: Vec<(String, Vec<f64>)> = bench
-        .levels()
-        .iter()
-        .map(|l| {
-            (
-                l.name.clone(),
-                l.concepts.iter().map(|c| c.similarity).collect(),
-            )
-        })
-        .collect();
-    if groups.iter().any(|(_, v)| !v.is_empty()) {
-        plots.extend(plot::histogram(
-            &dir.join("level_similarity"),
-            "Similarity of each level's concepts to the seen set",
-            "max Lin similarity to a seen concept",
-            &groups,
-            20,
-        )?);
+    // The level-similarity histogram is the level builder's own plot (levels/plots/): copied, not redrawn.
+    if let Some(levels_dir) = p.levels()?.dir() {
+        for ext in ["png", "svg"] {
+            let from = levels_dir
+                .join("plots")
+                .join(format!("similarity_histogram.{ext}"));
+            let to = dir.join(format!("level_similarity.{ext}"));
+            if let Ok(bytes) = std::fs::read(&from) {
+                hiercog_store::atomic_write(&to, &bytes)?;
+                plots.push(to);
+            }
+        }
     }
     let all_data: Vec<plot::BarGroup> = r
         .datasets
