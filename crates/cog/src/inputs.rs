@@ -15,6 +15,21 @@ pub const IMAGENET1K_WNIDS: &str = include_str!("../data/imagenet1k_wnids.txt");
 /// The 21,841 ImageNet-21K (fall 2011) synsets (see `data/SOURCES.md`).
 pub const IMAGENET21K_WNIDS: &str = include_str!("../data/imagenet21k_fall11_wnids.txt");
 
+/// IC(c) = −log(#ImageNet-21K fall-2011 synsets in the subtree of c / 21,841): the IC that reproduces
+/// the official ImageNet-CoG levels best (spec §2). Needs a taxonomy with WordNet wnids.
+pub fn imagenet21k_information_content(
+    tax: &hiercog_taxonomy::Taxonomy,
+) -> Result<hiercog_taxonomy::InformationContent> {
+    let members = ConceptList::imagenet21k()
+        .names()
+        .iter()
+        .map(|w| tax.id(w))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(hiercog_taxonomy::InformationContent::subtree_members(
+        tax, &members,
+    )?)
+}
+
 /// Where an input came from and its SHA-256, so a manifest pins exactly what was used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputRef {

@@ -39,7 +39,10 @@ pub use compare::{compare, spearman, Comparison, LevelComparison};
 pub use error::{Error, Result};
 pub use filter::{Filter, FilterReport, PERSON_SUBTREE};
 pub use images::{concept_folders, count_images, CountProgress, IMAGE_EXTENSIONS};
-pub use inputs::{ConceptList, ImageCounts, InputRef, IMAGENET1K_WNIDS, IMAGENET21K_WNIDS};
+pub use inputs::{
+    imagenet21k_information_content, ConceptList, ImageCounts, InputRef, IMAGENET1K_WNIDS,
+    IMAGENET21K_WNIDS,
+};
 pub use official::{import_official, read_official_levels, OfficialSplits};
 pub use splits::{
     ConceptSplit, ImageTreeSplits, Split, SplitCounts, SplitItem, SplitParams, SplitSource,

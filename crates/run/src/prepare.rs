@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hiercog_cog::{
-    count_images, import_official, load_benchmark, Benchmark, BuildInputs, ConceptList, Cuts,
-    IcSource, ImageTreeSplits, LevelBuilder, LevelParams, Split, SplitParams, SplitSource,
-    WriteOptions, IMAGENET21K_WNIDS,
+    count_images, imagenet21k_information_content, import_official, load_benchmark, Benchmark,
+    BuildInputs, ConceptList, Cuts, IcSource, ImageTreeSplits, LevelBuilder, LevelParams, Split,
+    SplitParams, SplitSource, WriteOptions,
 };
 use hiercog_synth::{default_concepts, default_seen, generate, SynthParams};
-use hiercog_taxonomy::{InformationContent, Measure, Taxonomy};
+use hiercog_taxonomy::{Measure, Taxonomy};
 
 use crate::config::{ImageSource, LevelSource, RunConfig};
 use crate::layout::RunDir;
@@ -86,7 +86,7 @@ fn level_params(cfg: &RunConfig, tax: &Taxonomy) -> Result<LevelParams> {
     let ic = match l.ic.as_str() {
         "imagenet21k" => IcSource::Given {
             label: "imagenet21k".into(),
-            ic: Arc::new(imagenet21k_ic(tax)?),
+            ic: Arc::new(imagenet21k_information_content(tax)?),
         },
         "pool-subtree" => IcSource::PoolSubtree,
         "intrinsic" => IcSource::Intrinsic,
@@ -109,22 +109,6 @@ fn level_params(cfg: &RunConfig, tax: &Taxonomy) -> Result<LevelParams> {
         }
     };
     Ok(params.ic(ic).measure(measure).cuts(cuts))
-}
-
-/// IC(c) = −log(#ImageNet-21K synsets under c / 21,841): the IC that reproduces the official levels best.
-fn imagenet21k_ic(tax: &Taxonomy) -> Result<InformationContent> {
-    let members: Vec<_> = IMAGENET21K_WNIDS
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .filter_map(|w| tax.get(w))
-        .collect();
-    if members.is_empty() {
-        return Err(Error::Invalid(
-            "levels.ic = \"imagenet21k\" needs WordNet wnids; with a user taxonomy use pool-subtree or intrinsic".into(),
-        ));
-    }
-    Ok(InformationContent::subtree_members(tax, &members)?)
 }
 
 /// Renders the synthetic images if the config asks for them (idempotent).

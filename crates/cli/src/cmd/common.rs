@@ -77,9 +77,6 @@ impl std::fmt::Display for IcSource {
     }
 }
 
-/// The 21,841 wnids of the ImageNet-21K fall 2011 release (the CoG candidate pool).
-pub const IMAGENET21K_WNIDS: &str = include_str!("../../../cog/data/imagenet21k_fall11_wnids.txt");
-
 impl IcSource {
     /// Computes this IC on `tax`.
     pub fn load(&self, tax: &Taxonomy) -> anyhow::Result<InformationContent> {
@@ -90,10 +87,7 @@ impl IcSource {
                 let counts = read_counts(tax, path)?;
                 InformationContent::from_counts(tax, &counts)?
             }
-            IcSource::Imagenet21k => {
-                let members = resolve_list(tax, IMAGENET21K_WNIDS, "the ImageNet-21K list")?;
-                InformationContent::subtree_members(tax, &members)?
-            }
+            IcSource::Imagenet21k => hiercog_cog::imagenet21k_information_content(tax)?,
         })
     }
 }
