@@ -200,9 +200,10 @@ impl Observer for Terminal {
     }
 
     fn note(&self, message: &str) {
+        // A hidden bar (stderr is not a terminal: logs, cluster jobs) would swallow the line.
         match self.bar.lock().unwrap().as_ref() {
-            Some(bar) => bar.println(format!("  · {message}")),
-            None => eprintln!("  · {message}"),
+            Some(bar) if !bar.is_hidden() => bar.println(format!("  · {message}")),
+            _ => eprintln!("  · {message}"),
         }
     }
 }
