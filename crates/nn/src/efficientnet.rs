@@ -189,18 +189,7 @@ impl EfficientNetLite {
             1,
             "_bn1",
         )?;
-        let fc = match w.shape("_fc.weight") {
-            Some(s) if s.len() == 2 => {
-                let weight = w.get("_fc.weight", &[s[0], HEAD])?;
-                Some(Linear::new(
-                    &weight,
-                    w.vec("_fc.bias", s[0])?,
-                    Activation::Identity,
-                    device,
-                )?)
-            }
-            _ => None,
-        };
+        let fc = Linear::optional_head(w, "_fc", HEAD, device)?;
         Ok(EfficientNetLite {
             stem,
             blocks,

@@ -13,6 +13,7 @@
 //! On other devices (CUDA) the same layers fall back to candle's own kernels, so a model
 //! built here runs wherever candle does.
 
+use crate::checkpoint::Weights;
 use crate::error::Result;
 use candle_core::{CpuStorage, DType, Device, Layout, Shape, Tensor};
 use rayon::prelude::*;
@@ -293,6 +294,30 @@ impl Linear {
             bias_host: bias,
             act,
         })
+    }
+
+    /// The classifier head `{prefix}.weight` / `{prefix}.bias` over `inputs` features, if the
+    /// checkpoint has one: headless checkpoints give features only.
+    pub fn optional_head(
+        w: &Weights,
+        prefix: &str,
+        inputs: usize,
+        device: &Device,
+    ) -> Result<Option<Self>> {
+        let key = format!("{prefix}.weight");
+        match w.shape(&key) {
+            Some(s) if s.len() == 2 => {
+                let weight = w.get(&key, &[s[0], inputs])?;
+                let bias = w.vec(&format!("{prefix}.bias"), s[0])?;
+                Ok(Some(Linear::new(
+                    &weight,
+                    bias,
+                    Activation::Identity,
+                    device,
+                )?))
+            }
+            _ => Ok(None),
+        }
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {

@@ -104,18 +104,7 @@ impl ResNet {
                 inplanes = out;
             }
         }
-        let fc = match w.shape("fc.weight") {
-            Some(s) if s.len() == 2 => {
-                let weight = w.get("fc.weight", &[s[0], inplanes])?;
-                Some(Linear::new(
-                    &weight,
-                    w.vec("fc.bias", s[0])?,
-                    Activation::Identity,
-                    device,
-                )?)
-            }
-            _ => None,
-        };
+        let fc = Linear::optional_head(w, "fc", inplanes, device)?;
         Ok(ResNet {
             stem,
             blocks,

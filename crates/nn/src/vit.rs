@@ -112,10 +112,7 @@ impl VisionTransformer {
                 fc2: linear(&format!("{b}.mlp.fc2"), dim, hidden, Activation::Identity)?,
             });
         }
-        let head = match w.shape("head.weight") {
-            Some(s) if s.len() == 2 => Some(linear("head", s[0], dim, Activation::Identity)?),
-            _ => None,
-        };
+        let head = Linear::optional_head(w, "head", dim, device)?;
         Ok(VisionTransformer {
             patch,
             cls_token: w.get("cls_token", &[1, 1, dim])?.to_device(device)?,
