@@ -91,6 +91,8 @@ impl Pipeline {
                 )));
             }
         }
+        // A mistyped model name fails now, not after images and levels are prepared.
+        model_spec(&cfg.model.name)?;
         Ok(Pipeline {
             cfg,
             dir,
@@ -424,5 +426,50 @@ fn fingerprint(path: &Path) -> Result<String> {
                 path.display()
             ))
         })?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mistyped_model_fails_before_any_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = RunConfig {
+            run_dir: dir.path().join("run"),
+            ..RunConfig::default()
+        };
+        cfg.model.name = "efficientnet-lite".into();
+        let msg = Pipeline::new(cfg).err().expect("unknown model").to_string();
+        assert!(
+            msg.contains("did you mean \"efficientnet-lite0\"?"),
+            "{msg}"
+        );
+        assert!(!dir.path().join("run").exists(), "nothing was written");
+    }
+
+    #[test]
+    fn tasks_cover_every_dataset_split_shot_and_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Pipeline::new(RunConfig {
+            run_dir: dir.path().join("run"),
+            ..RunConfig::default()
+        })
+        .unwrap();
+        let tasks = p.tasks().unwrap();
+        let count = |stage: &str| tasks.iter().filter(|t| t.stage() == stage).count();
+        // seen + 4 levels; (all-data + 5 shot counts) × 3 seeds.
+        assert_eq!(
+            (
+                count("prepare"),
+                count("extract"),
+                count("probe"),
+                count("report")
+            ),
+            (1, 10, 90, 1)
+        );
+        assert_eq!(tasks.first(), Some(&Task::Prepare));
+        assert_eq!(tasks.last(), Some(&Task::Report));
     }
 }
