@@ -407,14 +407,10 @@ fn build(a: BuildArgs) -> anyhow::Result<()> {
             )
         })
         .transpose()?;
-    let opts = WriteOptions {
-        force: a.concepts.force,
-        no_plots: a.concepts.no_plots,
-    };
     write_with_bar(
         &bench,
         &a.out,
-        &opts,
+        &a.concepts,
         splits.as_ref().map(|s| s as &dyn SplitSource),
     )?;
     let m = bench.manifest();
@@ -445,17 +441,23 @@ fn build(a: BuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes the benchmark directory with the `--force` / `--no-plots` choices, drawing a bar while
+/// splits are written.
 fn write_with_bar(
     bench: &hiercog_cog::Benchmark,
     out: &Path,
-    opts: &WriteOptions,
+    concepts: &ConceptArgs,
     splits: Option<&dyn SplitSource>,
 ) -> anyhow::Result<()> {
+    let opts = WriteOptions {
+        force: concepts.force,
+        no_plots: concepts.no_plots,
+    };
     let pb = bar(0, "writing splits");
     if splits.is_none() {
         pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    bench.write(out, opts, splits, |_, done, total| {
+    bench.write(out, &opts, splits, |_, done, total| {
         pb.set_length(total as u64);
         pb.set_position(done as u64);
     })?;
@@ -488,14 +490,10 @@ fn import(a: ImportArgs) -> anyhow::Result<()> {
         Some(r) => s.with_images_root(r),
         None => s,
     });
-    let opts = WriteOptions {
-        force: a.concepts.force,
-        no_plots: a.concepts.no_plots,
-    };
     write_with_bar(
         &bench,
         &a.out,
-        &opts,
+        &a.concepts,
         splits.as_ref().map(|s| s as &dyn SplitSource),
     )?;
     let sizes: Vec<String> = bench
