@@ -1,7 +1,8 @@
 //! The tasks of a run and how each is done.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use hiercog_cog::{load_benchmark, Benchmark, Split};
 use hiercog_features::{check_pair, FeatureSet, Format, Preprocess};
@@ -70,6 +71,8 @@ pub struct Pipeline {
     tax: OnceLock<Arc<Taxonomy>>,
     bench: OnceLock<Benchmark>,
     model: OnceLock<Backbone>,
+    /// Fingerprints of finished feature sets (written once, read by every probe task and the report).
+    fingerprints: Mutex<HashMap<PathBuf, String>>,
 }
 
 impl Pipeline {
@@ -99,6 +102,7 @@ impl Pipeline {
             tax: OnceLock::new(),
             bench: OnceLock::new(),
             model: OnceLock::new(),
+            fingerprints: Mutex::default(),
         })
     }
 
@@ -318,8 +322,8 @@ impl Pipeline {
         shots: Option<usize>,
         seed: u64,
     ) -> Result<RunKey> {
-        let train = fingerprint(&self.features_path(dataset, Split::Train))?;
-        let test = fingerprint(&self.features_path(dataset, Split::Test))?;
+        let train = self.fingerprint(&self.features_path(dataset, Split::Train))?;
+        let test = self.fingerprint(&self.features_path(dataset, Split::Test))?;
         let protocol = serde_json::to_string(&self.protocol(shots)?).expect("configs serialize");
         let shots = shots.map_or("all".to_string(), |n| n.to_string());
         Ok(RunKey::from_parts(&[
@@ -397,6 +401,19 @@ impl Pipeline {
         ids.map(|ids| distance_matrix(tax, &ids, DistanceConvention::LcaHeight))
             .transpose()
             .map_err(Error::from)
+    }
+
+    /// [`fingerprint`] of a finished feature set, computed once per process.
+    fn fingerprint(&self, path: &Path) -> Result<String> {
+        if let Some(f) = self.fingerprints.lock().expect("not poisoned").get(path) {
+            return Ok(f.clone());
+        }
+        let f = fingerprint(path)?;
+        self.fingerprints
+            .lock()
+            .expect("not poisoned")
+            .insert(path.to_path_buf(), f.clone());
+        Ok(f)
     }
 
     /// The levels the run uses (after prepare).
