@@ -8,7 +8,7 @@ use hiercog_cog::{load_benchmark, Benchmark, Split};
 use hiercog_features::{check_pair, FeatureSet, Format, Preprocess};
 use hiercog_nn::{device_from_name, model_spec, Backbone, ExtractOptions, ExtractProgress};
 use hiercog_probe::{run_protocol, KnnParams, ProgressEvent, ProtocolConfig, Samples, SolverKind};
-use hiercog_store::{file_fingerprint, RunKey};
+use hiercog_store::{path_fingerprint, RunKey};
 use hiercog_taxonomy::{distance_matrix, DistanceConvention, DistanceMatrix, Taxonomy};
 
 use crate::config::{LevelSource, RunConfig};
@@ -403,12 +403,18 @@ impl Pipeline {
             .map_err(Error::from)
     }
 
-    /// [`fingerprint`] of a finished feature set, computed once per process.
+    /// The content fingerprint of a finished feature set, computed once per process.
     fn fingerprint(&self, path: &Path) -> Result<String> {
         if let Some(f) = self.fingerprints.lock().expect("not poisoned").get(path) {
             return Ok(f.clone());
         }
-        let f = fingerprint(path)?;
+        if !path.exists() {
+            return Err(Error::Invalid(format!(
+                "no features at {}: run the extract stage first (`hiercog run --stage extract`)",
+                path.display()
+            )));
+        }
+        let f = path_fingerprint(path)?;
         self.fingerprints
             .lock()
             .expect("not poisoned")
@@ -419,30 +425,6 @@ impl Pipeline {
     /// The levels the run uses (after prepare).
     pub fn levels(&self) -> Result<&Benchmark> {
         self.benchmark()
-    }
-}
-
-/// A fingerprint of a feature set: of its file, or of every file of its directory.
-fn fingerprint(path: &Path) -> Result<String> {
-    if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(Error::io(path))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        let parts: Vec<String> = files
-            .iter()
-            .map(|f| file_fingerprint(f))
-            .collect::<hiercog_store::Result<_>>()?;
-        Ok(parts.join(":"))
-    } else {
-        Ok(file_fingerprint(path).map_err(|_| {
-            Error::Invalid(format!(
-                "no features at {}: run the extract stage first (`hiercog run --stage extract`)",
-                path.display()
-            ))
-        })?)
     }
 }
 

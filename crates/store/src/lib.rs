@@ -156,6 +156,35 @@ pub fn file_fingerprint(path: &Path) -> Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// A content fingerprint of a file, or of a directory (a `.npy` feature set) as the names and
+/// [`file_fingerprint`]s of its files, sorted by name.
+pub fn path_fingerprint(path: &Path) -> Result<String> {
+    if !path.is_dir() {
+        return file_fingerprint(path);
+    }
+    let err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut files: Vec<PathBuf> = fs::read_dir(path)
+        .map_err(err)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let parts = files
+        .iter()
+        .map(|f| {
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok(format!("{name}:{}", file_fingerprint(f)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(parts.join(","))
+}
+
 /// The SQLite results store: one JSON record per finished run.
 pub struct ResultsStore {
     path: PathBuf,
@@ -330,6 +359,19 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("missing"));
+    }
+
+    #[test]
+    fn directory_fingerprint_covers_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("X.npy"), b"x").unwrap();
+        fs::write(dir.path().join("Y.npy"), b"y").unwrap();
+        let a = path_fingerprint(dir.path()).unwrap();
+        assert!(a.starts_with("X.npy:") && a.contains(",Y.npy:"), "{a}");
+        fs::write(dir.path().join("Y.npy"), b"z").unwrap();
+        assert_ne!(path_fingerprint(dir.path()).unwrap(), a);
+        let x = dir.path().join("X.npy");
+        assert_eq!(path_fingerprint(&x).unwrap(), file_fingerprint(&x).unwrap());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use hiercog_probe::{
     run_protocol, KnnParams, ProbeResult, ProgressEvent, ProtocolConfig, Samples, SolverKind,
 };
 use hiercog_report::table::{fmt_mean_std, Table};
-use hiercog_store::{file_fingerprint, ResultsStore, RunKey};
+use hiercog_store::{path_fingerprint, ResultsStore, RunKey};
 use hiercog_taxonomy::{distance_matrix, DistanceConvention, DistanceMatrix};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -245,7 +245,7 @@ fn run_probe(a: &RunArgs) -> anyhow::Result<()> {
         a.shots.iter().map(|&s| Some(s)).collect()
     };
     let store = a.store.as_deref().map(ResultsStore::open).transpose()?;
-    let fingerprints = [fingerprint(train_path)?, fingerprint(test_path)?];
+    let fingerprints = [path_fingerprint(train_path)?, path_fingerprint(test_path)?];
     let (train, test) = load_pair(train_path, test_path, a.preprocess)?;
     let dist = class_distances(a, train.class_names.as_deref())?;
     let train_view = train.samples()?;
@@ -305,28 +305,6 @@ fn run_probe(a: &RunArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Content fingerprint of a feature file, or of every file of a `.npy` directory (sorted by name).
-fn fingerprint(path: &Path) -> anyhow::Result<String> {
-    if !path.is_dir() {
-        return Ok(file_fingerprint(path)?);
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    let mut parts = Vec::with_capacity(files.len());
-    for f in &files {
-        let name = f
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        parts.push(format!("{name}:{}", file_fingerprint(f)?));
-    }
-    Ok(parts.join(","))
 }
 
 fn shots_label(s: Option<usize>) -> String {
