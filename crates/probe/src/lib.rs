@@ -17,6 +17,7 @@ mod knn;
 mod logreg;
 mod metrics;
 mod objective;
+mod precondition;
 mod protocol;
 mod sampling;
 
@@ -31,6 +32,7 @@ pub use metrics::{
     average_hierarchical_distance, hierarchical_metrics, mistake_severity, HierarchicalMetrics,
     TopK,
 };
+pub use precondition::CovariancePreconditioner;
 pub use protocol::{
     run_protocol, FastSearch, HyperParams, ProbeResult, ProgressEvent, ProtocolConfig, SgdSearch,
     SolverKind, TestMetrics, Trial,

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 /// Rows per rayon task in the softmax passes: large enough to amortise scheduling.
 const ROW_BLOCK: usize = 256;
 
-fn par() -> Par {
+pub(crate) fn par() -> Par {
     Par::rayon(0)
 }
 
