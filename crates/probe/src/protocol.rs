@@ -4,9 +4,11 @@
 //!
 //! Search, per solver:
 //! * `fast`: a regularisation path. λ runs from `l2_max` down to `l2_min` on a log grid of `trials`
-//!   points (default: decades 1e-1 … 1e-7), each fit warm-started from the previous one (the
+//!   points (default: decades 1e-1 … 1e-9), each fit warm-started from the previous one (the
 //!   solution moves little between neighbouring λ) and capped at `search_max_iter` iterations; the
-//!   path stops after `patience` points without a val improvement. The final fit on all of train
+//!   path stops after `patience` points that improve neither val top-1 nor val loss, once some
+//!   point has beaten chance (on a chance-level plateau, where λ is still far too large, top-1 is
+//!   flat and only the loss, if anything, tells that the path has not reached its optimum). The final fit on all of train
 //!   starts from the best path point's weights and runs to convergence (`lbfgs.max_iter`).
 //! * `sgd`: the reference's search space (lr log-uniform [0.1, 100], weight decay log-uniform
 //!   [1e-12, 1e-4], 30 trials, objective = last-epoch val top-1) explored by seeded random search.
@@ -29,6 +31,7 @@ use crate::logreg::{
     SgdParams, Solver,
 };
 use crate::metrics::{hierarchical_metrics, HierarchicalMetrics, TopK};
+use crate::precondition::CovariancePreconditioner;
 use crate::sampling::{few_shot, stratified_split};
 
 /// Which solver the protocol runs.
@@ -50,7 +53,8 @@ pub struct FastSearch {
     pub l2_min: f64,
     /// Points on the path (log-spaced, both ends included).
     pub trials: usize,
-    /// Stop the path after this many points without a val top-1 improvement.
+    /// Stop the path after this many points that improve neither val top-1 nor val loss (counted
+    /// once a point has beaten the majority-class rate on val).
     pub patience: usize,
     /// Iteration cap of each search fit (the final fit uses `lbfgs.max_iter`): the val ranking of
     /// λ settles long before the weakly regularised fits converge.
@@ -66,8 +70,8 @@ impl Default for FastSearch {
     fn default() -> Self {
         Self {
             l2_max: 1e-1,
-            l2_min: 1e-7,
-            trials: 7,
+            l2_min: 1e-9,
+            trials: 9,
             patience: 2,
             search_max_iter: 100,
             rel_tol: 1e-3,
@@ -147,6 +151,9 @@ pub struct Trial {
     pub params: HyperParams,
     /// Validation top-1 (percent); `None` when the fit diverged.
     pub val_top1: Option<f64>,
+    /// Validation mean cross-entropy; `None` when the fit diverged.
+    #[serde(default)]
+    pub val_loss: Option<f64>,
     /// Iterations or epochs run.
     pub iterations: usize,
 }
@@ -457,10 +464,17 @@ fn search(
                 .collect()
         }
     };
+    // Every point of the fast path fits the same rows: one preconditioner serves them all.
+    let precond = match cfg.solver {
+        SolverKind::Fast => Some(CovariancePreconditioner::fit(trn)?),
+        SolverKind::Sgd => None,
+    };
     let mut trials = Vec::new();
     let mut best: Option<(f64, usize, Option<FittedLogReg>)> = None;
     let mut warm: Option<FittedLogReg> = None;
-    let mut since_best = 0;
+    let mut stale_points = 0;
+    let mut best_loss = f64::INFINITY;
+    let chance_level = chance_top1(val.labels(), val.num_classes());
     for (fit, hp) in candidates.into_iter().enumerate() {
         progress(ProgressEvent::FitStarted {
             fit,
@@ -473,7 +487,7 @@ fn search(
             },
         });
         let params = solver_params(cfg, &hp, sub_seed(seed, 100 + fit as u64), true)?;
-        let outcome = params.fit(trn, warm.as_ref(), &mut |done, total| {
+        let outcome = params.fit_with(trn, warm.as_ref(), precond.as_ref(), &mut |done, total| {
             progress(ProgressEvent::Step {
                 fit,
                 fits,
@@ -481,17 +495,18 @@ fn search(
                 total,
             })
         });
-        let (val_top1, iterations, model) = match outcome {
+        let (val_top1, val_loss, iterations, model) = match outcome {
             Ok(m) if !m.info.diverged => {
-                let (t, _) = m.evaluate(val, 1)?;
+                let (t, loss) = m.evaluate(val, 1)?;
                 (
                     Some(t.accuracy(val.labels(), 1)),
+                    Some(loss),
                     m.info.iterations,
                     Some(m),
                 )
             }
-            Ok(m) => (None, m.info.iterations, None),
-            Err(ProbeError::NonFinite { .. }) => (None, 0, None),
+            Ok(m) => (None, None, m.info.iterations, None),
+            Err(ProbeError::NonFinite { .. }) => (None, None, 0, None),
             Err(e) => return Err(e),
         };
         progress(ProgressEvent::FitFinished {
@@ -502,6 +517,7 @@ fn search(
         trials.push(Trial {
             params: hp,
             val_top1,
+            val_loss,
             iterations,
         });
         let improved = match (val_top1, &best) {
@@ -511,18 +527,25 @@ fn search(
         };
         let is_fast = cfg.solver == SolverKind::Fast;
         if improved {
-            since_best = 0;
             best = Some((
                 val_top1.unwrap_or(f64::NAN),
                 fit,
                 model.clone().filter(|_| is_fast),
             ));
+            stale_points = 0;
+        } else if val_loss.is_some_and(|l| l < best_loss)
+            || best.as_ref().is_none_or(|(b, _, _)| *b <= chance_level)
+        {
+            // Top-1 flat but the loss still falling, or nothing above chance yet (λ still far too
+            // large): the path has not reached its optimum.
+            stale_points = 0;
         } else {
-            since_best += 1;
+            stale_points += 1;
         }
+        best_loss = val_loss.map_or(best_loss, |l| l.min(best_loss));
         if is_fast {
             warm = model;
-            if since_best >= cfg.fast.patience {
+            if stale_points >= cfg.fast.patience {
                 break;
             }
         }
@@ -536,9 +559,22 @@ fn search(
     Ok((trials[idx].params.clone(), trials, warm))
 }
 
+/// Val top-1 (percent) that a constant prediction of the most frequent class reaches, plus two
+/// binomial standard errors: a path point at or below it has learnt nothing measurable yet.
+fn chance_top1(labels: &[u32], num_classes: usize) -> f64 {
+    let mut counts = vec![0usize; num_classes];
+    for &y in labels {
+        counts[y as usize] += 1;
+    }
+    let n = labels.len().max(1) as f64;
+    let p = counts.iter().copied().max().unwrap_or(0) as f64 / n;
+    100.0 * (p + 2.0 * (p * (1.0 - p) / n).sqrt())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::OwnedSamples;
 
     #[test]
     fn log_grid_spans_both_ends() {
@@ -546,6 +582,45 @@ mod tests {
         assert_eq!(g.len(), 13);
         assert!((g[0] - 1e-1).abs() < 1e-12 && (g[12] - 1e-7).abs() < 1e-18);
         assert!((g[2] - 1e-2).abs() < 1e-12);
+    }
+
+    /// Two classes whose means differ along x₁ while a strong shared noise moves x₁ and x₂ together:
+    /// the mean-difference direction that every strongly regularised fit learns is near chance,
+    /// only a weakly regularised fit finds `x₁ − x₂`. Over the first decades of the path val top-1
+    /// is flat below chance and val loss even rises, so patience must not count before some point
+    /// beats chance (else the path stops there and keeps a chance-level λ).
+    #[test]
+    fn path_walks_past_a_chance_plateau() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut normal = || -> f32 {
+            let (u1, u2): (f64, f64) = (rng.random_range(f64::MIN_POSITIVE..1.0), rng.random());
+            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+        };
+        let mut make = |n: usize| {
+            let (mut x, mut y) = (Vec::new(), Vec::new());
+            for i in 0..n {
+                let class = (i % 2) as u32;
+                let shared = normal();
+                let shift = if class == 0 { -1e-3 } else { 1e-3 };
+                x.extend([shift + shared + 1e-4 * normal(), shared + 1e-4 * normal()]);
+                y.push(class);
+            }
+            OwnedSamples::new(x, y, 2, 2).unwrap()
+        };
+        let (train, test) = (make(400), make(400));
+        let r = run_protocol(
+            train.view(),
+            test.view(),
+            &ProtocolConfig::default(),
+            22,
+            None,
+            None,
+            &|_| {},
+        )
+        .unwrap();
+        let flat = r.trials[0].val_top1.unwrap();
+        assert!(flat < 70.0, "the strongest λ should be near chance: {flat}");
+        assert!(r.test.top1 > 95.0, "{:?} chose {:?}", r.test, r.chosen);
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use hiercog_features::{check_pair, FeatureSet, Preprocess};
 use hiercog_probe::{
-    run_protocol, KnnParams, ProbeResult, ProgressEvent, ProtocolConfig, Samples, SolverKind,
+    run_protocol, HyperParams, KnnParams, ProbeResult, ProgressEvent, ProtocolConfig, Samples,
+    SolverKind,
 };
 use hiercog_report::table::{fmt_mean_std, Table};
 use hiercog_store::{path_fingerprint, ResultsStore, RunKey};
@@ -84,9 +85,13 @@ struct RunArgs {
     /// Explicit seeds, e.g. `--seed-list 22,37`.
     #[arg(long, value_delimiter = ',', value_name = "SEEDS")]
     seed_list: Vec<u64>,
-    /// Search budget: λ points on the path (fast, default 13) or random-search trials (sgd, default 30).
+    /// Search budget: λ points on the path (fast, default 9: decades 1e-1 … 1e-9) or random-search trials (sgd, default 30).
     #[arg(long)]
     trials: Option<usize>,
+    /// The fast solver's λ range, largest first (default `1e-1,1e-9`); the path is log-spaced over
+    /// it with `--trials` points. Widen it when the chosen λ sits at the small end.
+    #[arg(long, value_delimiter = ',', num_args = 2, value_name = "HI,LO")]
+    l2_range: Vec<f64>,
     /// Epochs per SGD fit (default 100, the reference's).
     #[arg(long)]
     epochs: Option<usize>,
@@ -136,6 +141,10 @@ fn protocol_config(a: &RunArgs) -> anyhow::Result<ProtocolConfig> {
     if let Some(t) = a.trials {
         cfg.fast.trials = t;
         cfg.sgd.trials = t;
+    }
+    if let [hi, lo] = a.l2_range[..] {
+        cfg.fast.l2_max = hi;
+        cfg.fast.l2_min = lo;
     }
     if let Some(e) = a.epochs {
         if e == 0 {
@@ -284,6 +293,16 @@ fn run_probe(a: &RunArgs) -> anyhow::Result<()> {
                 r.test.top5,
                 r.wall_seconds
             );
+            if let HyperParams::Fast { l2 } = r.chosen {
+                if l2 <= cfg.fast.l2_min * (1.0 + 1e-9) && cfg.fast.trials > 1 {
+                    eprintln!(
+                        "  note: the chosen λ={l2:.1e} is the smallest on the path, so the best \
+                         may lie below it; widen the range, e.g. --l2-range {:.0e},{:.0e}",
+                        cfg.fast.l2_max,
+                        cfg.fast.l2_min * 1e-3
+                    );
+                }
+            }
             if let Some(st) = &store {
                 let rec = json!({
                     "train": train_path.display().to_string(),
