@@ -146,6 +146,7 @@ fn run(dir: &Path, solver: &str, trials: Option<usize>, epochs: Option<usize>) {
             "impl": format!("hiercog {solver}"), "wall_s": wall, "top1": r.test.top1, "top5": r.test.top5,
             "loss": r.loss, "fits": r.trials.len() + 1, "chosen": r.chosen,
             "iterations_per_fit": r.trials.iter().map(|t| t.iterations).collect::<Vec<_>>(),
+            "val_top1_per_fit": r.trials.iter().map(|t| t.val_top1).collect::<Vec<_>>(),
             "final_iterations": f.iterations, "final_fit_s": f.seconds,
             "gemm_gflops": f.gemm_flops / f.gemm_seconds / 1e9,
             "fit_gflops": f.gemm_flops / f.seconds / 1e9,

@@ -30,15 +30,6 @@ for shape, label in [("A", "N=20,000 D=512 C=100"), ("B", "N=100,000 D=2048 C=1,
     ref = get(f"{shape}_torch.json")
     ref_t, _ = full_time(ref)
     fast = get(f"{shape}_fast.json")
-    fast_fit = get(f"{shape}_fast_fit.json")
-    a_fast = get("A_fast.json")
-    if fast is None and fast_fit is not None and a_fast is not None:
-        # Shape B: per-iteration cost measured here x the total iterations the shape-A path needed.
-        iters = sum(a_fast["iterations_per_fit"]) + a_fast["final_iterations"]
-        fast = {"impl": "hiercog fast", "wall_s": fast_fit["seconds_per_iteration"] * iters,
-                "extrapolated_wall_s": fast_fit["seconds_per_iteration"] * iters,
-                "top1": None, "top5": None, "gemm_gflops": fast_fit["gemm_gflops"], "fit_gflops": fast_fit["fit_gflops"],
-                "note": f"{fast_fit['seconds_per_iteration']:.1f} s/iteration x {iters} iterations (shape A's path)"}
     for r in [ref, get(f"{shape}_sklearn.json"), get(f"{shape}_sgd.json"), fast]:
         if r is None:
             continue
