@@ -184,7 +184,7 @@ impl LogisticRegressionParams {
 
     /// [`fit`](Self::fit) with L-BFGS's preconditioner built beforehand from the same `data` (so
     /// that several fits on one data set, e.g. a regularisation path, build it once). `None`
-    /// builds it here; SGD ignores it.
+    /// builds it here when it [pays off](CovariancePreconditioner::pays_off); SGD ignores it.
     pub fn fit_with(
         &self,
         data: Samples<'_>,
@@ -212,12 +212,18 @@ impl LogisticRegressionParams {
                 let precond = match precond {
                     Some(pre) => {
                         pre.check_dim(data.dim())?;
-                        pre
+                        Some(pre)
                     }
-                    None => {
+                    None if CovariancePreconditioner::pays_off(
+                        data.rows(),
+                        data.dim(),
+                        data.num_classes(),
+                    ) =>
+                    {
                         built = CovariancePreconditioner::fit(data)?;
-                        &built
+                        Some(&built)
                     }
+                    None => None,
                 };
                 fit_lbfgs(p, data, init, precond, on_step)
             }
@@ -427,6 +433,25 @@ fn loss_and_gradient(
     loss * inv_n + 0.5 * l2 * ww
 }
 
+/// `out = P·v` with the preconditioner at the class-side curvature and λ in `h0`, or `out = v`
+/// without one; `tmp` is scratch of `v`'s size.
+fn apply_h0(
+    precond: Option<&CovariancePreconditioner>,
+    v: &[f32],
+    h0: (f64, f64),
+    out: &mut [f32],
+    tmp: &mut [f32],
+    meter: &mut GemmMeter,
+) {
+    match precond {
+        Some(pre) => {
+            let flops = 4.0 * ((pre.dim() + 1).pow(2) * (v.len() / (pre.dim() + 1))) as f64;
+            meter.run(flops, || pre.apply(v, h0.0, h0.1, out, tmp));
+        }
+        None => out.copy_from_slice(v),
+    }
+}
+
 /// How often (iterations) the incrementally updated logits are recomputed from scratch.
 const LOGIT_REFRESH: usize = 20;
 
@@ -434,7 +459,7 @@ fn fit_lbfgs(
     p: &LbfgsParams,
     data: Samples<'_>,
     init: Option<&FittedLogReg>,
-    precond: &CovariancePreconditioner,
+    precond: Option<&CovariancePreconditioner>,
     on_step: &mut dyn FnMut(usize, usize),
 ) -> Result<FittedLogReg> {
     let start = Instant::now();
@@ -450,7 +475,6 @@ fn fit_lbfgs(
         seconds: 0.0,
     };
     let gemm = 2.0 * (n * d * c) as f64;
-    let precond_gemm = 4.0 * ((d + 1) * (d + 1) * c) as f64;
     let mut z = vec![0.0f32; n * c];
     let mut work = vec![0.0f32; n * c];
     let mut grad = vec![0.0f32; np];
@@ -487,7 +511,8 @@ fn fit_lbfgs(
             converged = true;
             break;
         }
-        // Two-loop recursion with H₀ = γ·P (P: the preconditioner): dir = −H·grad.
+        // Two-loop recursion with H₀ = γ·P (P: the preconditioner, or I): dir = −H·grad.
+        let h0 = (curvature, p.l2);
         for (v, g) in scratch.iter_mut().zip(&grad) {
             *v = -g;
         }
@@ -498,20 +523,27 @@ fn fit_lbfgs(
                 *v -= (a * *yy as f64) as f32;
             }
         }
-        meter.run(precond_gemm, || {
-            precond.apply(&scratch, curvature, p.l2, &mut dir, &mut precond_tmp)
-        });
+        apply_h0(
+            precond,
+            &scratch,
+            h0,
+            &mut dir,
+            &mut precond_tmp,
+            &mut meter,
+        );
+        // A preconditioned first step has a natural length; a plain gradient one does not.
+        let mut alpha0 = 1.0;
         if let Some((s, y, _)) = hist.back() {
             // γ = sᵀy / yᵀPy: the step scale seen through the preconditioner.
-            meter.run(precond_gemm, || {
-                precond.apply(y, curvature, p.l2, &mut scratch, &mut precond_tmp)
-            });
+            apply_h0(precond, y, h0, &mut scratch, &mut precond_tmp, &mut meter);
             let gamma = dot(s, y) / dot(y, &scratch);
             if gamma.is_finite() && gamma > 0.0 {
                 for v in dir.iter_mut() {
                     *v = (*v as f64 * gamma) as f32;
                 }
             }
+        } else if precond.is_none() {
+            alpha0 = (1.0 / dot(&grad, &grad).sqrt()).min(1.0);
         }
         for (i, (s, y, rho)) in hist.iter().enumerate() {
             let beta = rho * dot(y, &dir);
@@ -527,10 +559,18 @@ fn fit_lbfgs(
             for (v, g) in scratch.iter_mut().zip(&grad) {
                 *v = -g;
             }
-            meter.run(precond_gemm, || {
-                precond.apply(&scratch, curvature, p.l2, &mut dir, &mut precond_tmp)
-            });
+            apply_h0(
+                precond,
+                &scratch,
+                h0,
+                &mut dir,
+                &mut precond_tmp,
+                &mut meter,
+            );
             slope = dot(&grad, &dir);
+            if precond.is_none() {
+                alpha0 = (1.0 / slope.abs().sqrt()).min(1.0);
+            }
         }
         // Logits of the direction; the line search then costs no GEMM.
         meter.run(gemm, || {
@@ -546,7 +586,7 @@ fn fit_lbfgs(
                 dl * inv_n + p.l2 * (wd + a * dd),
             )
         };
-        let Some(alpha) = line_search(phi, f, slope, 1.0) else {
+        let Some(alpha) = line_search(phi, f, slope, alpha0) else {
             // No decrease possible at f32 precision: we are at the optimum's noise floor.
             converged = true;
             break;
@@ -783,6 +823,33 @@ mod tests {
         let pred = m.predict(&x).unwrap();
         let acc = pred.iter().zip(&y).filter(|(a, b)| a == b).count();
         assert!(acc >= 290, "{acc}");
+    }
+
+    #[test]
+    fn preconditioned_and_plain_lbfgs_reach_the_same_optimum() {
+        // Blobs shifted far from the origin and stretched along one axis: an ill-conditioned A.
+        let (mut x, y) = blobs();
+        for row in x.chunks_exact_mut(2) {
+            row[0] = 10.0 + 0.05 * row[0];
+        }
+        let s = Samples::new(&x, &y, 2, 3).unwrap();
+        let p = LbfgsParams {
+            l2: 1e-3,
+            tol: 1e-7,
+            max_iter: 2000,
+            history: 10,
+        };
+        let pre = CovariancePreconditioner::fit(s).unwrap();
+        let with = fit_lbfgs(&p, s, None, Some(&pre), &mut |_, _| {}).unwrap();
+        let plain = fit_lbfgs(&p, s, None, None, &mut |_, _| {}).unwrap();
+        let (a, b) = (with.info.objective, plain.info.objective);
+        assert!((a - b).abs() <= 1e-5 * b, "{a} vs {b}");
+        assert!(
+            with.info.iterations < plain.info.iterations,
+            "{} vs {}",
+            with.info.iterations,
+            plain.info.iterations
+        );
     }
 
     #[test]

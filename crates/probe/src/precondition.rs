@@ -29,6 +29,15 @@ pub struct CovariancePreconditioner {
 }
 
 impl CovariancePreconditioner {
+    /// Whether preconditioning pays for itself on `rows × dim` features with `classes` classes.
+    /// Applying it costs `(D+1)/N` of an iteration's data GEMMs, so N must be well above D; building
+    /// it costs about `N·D² + 10·D³` FLOP, which must be won back within a few of the iterations it
+    /// saves (each `4·N·D·C`), hence C not far below D/10. Below that (few-shot sets, small label
+    /// sets) plain L-BFGS is cheap anyway.
+    pub fn pays_off(rows: usize, dim: usize, classes: usize) -> bool {
+        rows >= 4 * (dim + 1) && 10 * classes >= dim
+    }
+
     /// Computes `A = X̃ᵀX̃/N` and its eigendecomposition.
     pub fn fit(data: Samples<'_>) -> Result<Self> {
         let (n, d) = (data.rows(), data.dim());

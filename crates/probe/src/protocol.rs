@@ -466,8 +466,12 @@ fn search(
     };
     // Every point of the fast path fits the same rows: one preconditioner serves them all.
     let precond = match cfg.solver {
-        SolverKind::Fast => Some(CovariancePreconditioner::fit(trn)?),
-        SolverKind::Sgd => None,
+        SolverKind::Fast
+            if CovariancePreconditioner::pays_off(trn.rows(), trn.dim(), trn.num_classes()) =>
+        {
+            Some(CovariancePreconditioner::fit(trn)?)
+        }
+        _ => None,
     };
     let mut trials = Vec::new();
     let mut best: Option<(f64, usize, Option<FittedLogReg>)> = None;
