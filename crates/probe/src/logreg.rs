@@ -433,22 +433,28 @@ fn loss_and_gradient(
     loss * inv_n + 0.5 * l2 * ww
 }
 
-/// `out = P·v` with the preconditioner at the class-side curvature and λ in `h0`, or `out = v`
-/// without one; `tmp` is scratch of `v`'s size.
-fn apply_h0(
-    precond: Option<&CovariancePreconditioner>,
-    v: &[f32],
-    h0: (f64, f64),
-    out: &mut [f32],
-    tmp: &mut [f32],
-    meter: &mut GemmMeter,
-) {
-    match precond {
-        Some(pre) => {
-            let flops = 4.0 * ((pre.dim() + 1).pow(2) * (v.len() / (pre.dim() + 1))) as f64;
-            meter.run(flops, || pre.apply(v, h0.0, h0.1, out, tmp));
+/// `H₀` of the two-loop recursion: the preconditioner at the current class-side curvature, or the
+/// identity without one.
+struct InitialHessian<'a> {
+    precond: Option<&'a CovariancePreconditioner>,
+    curvature: f64,
+    l2: f64,
+    /// Scratch of the parameters' size.
+    tmp: Vec<f32>,
+}
+
+impl InitialHessian<'_> {
+    /// `out = H₀·v`.
+    fn apply(&mut self, v: &[f32], out: &mut [f32], meter: &mut GemmMeter) {
+        match self.precond {
+            Some(pre) => {
+                let size = pre.dim() + 1;
+                let flops = 4.0 * (size * size * (v.len() / size)) as f64;
+                let (curvature, l2, tmp) = (self.curvature, self.l2, &mut self.tmp);
+                meter.run(flops, || pre.apply(v, curvature, l2, out, tmp));
+            }
+            None => out.copy_from_slice(v),
         }
-        None => out.copy_from_slice(v),
     }
 }
 
@@ -481,16 +487,20 @@ fn fit_lbfgs(
     let mut grad_new = vec![0.0f32; np];
     let mut dir = vec![0.0f32; np];
     let mut scratch = vec![0.0f32; np];
-    let mut precond_tmp = vec![0.0f32; np];
     let mut alpha_hist = vec![0.0f64; p.history];
     // (s, y, 1/(s·y)) pairs, oldest first; vectors are recycled once the history is full.
     let mut hist: VecDeque<(Vec<f32>, Vec<f32>, f64)> = VecDeque::with_capacity(p.history);
     // Class-side curvature of the preconditioner: 1/C at zero weights (uniform softmax), then
     // re-estimated from every accepted step.
-    let mut curvature = init
-        .map(|m| m.info.curvature)
-        .filter(|s| *s > 0.0 && s.is_finite())
-        .unwrap_or(1.0 / c as f64);
+    let mut h0 = InitialHessian {
+        precond,
+        curvature: init
+            .map(|m| m.info.curvature)
+            .filter(|s| *s > 0.0 && s.is_finite())
+            .unwrap_or(1.0 / c as f64),
+        l2: p.l2,
+        tmp: vec![0.0f32; np],
+    };
     let inv_n = 1.0 / n as f64;
 
     meter.run(gemm, || {
@@ -512,7 +522,6 @@ fn fit_lbfgs(
             break;
         }
         // Two-loop recursion with H₀ = γ·P (P: the preconditioner, or I): dir = −H·grad.
-        let h0 = (curvature, p.l2);
         for (v, g) in scratch.iter_mut().zip(&grad) {
             *v = -g;
         }
@@ -523,19 +532,12 @@ fn fit_lbfgs(
                 *v -= (a * *yy as f64) as f32;
             }
         }
-        apply_h0(
-            precond,
-            &scratch,
-            h0,
-            &mut dir,
-            &mut precond_tmp,
-            &mut meter,
-        );
+        h0.apply(&scratch, &mut dir, &mut meter);
         // A preconditioned first step has a natural length; a plain gradient one does not.
         let mut alpha0 = 1.0;
         if let Some((s, y, _)) = hist.back() {
             // γ = sᵀy / yᵀPy: the step scale seen through the preconditioner.
-            apply_h0(precond, y, h0, &mut scratch, &mut precond_tmp, &mut meter);
+            h0.apply(y, &mut scratch, &mut meter);
             let gamma = dot(s, y) / dot(y, &scratch);
             if gamma.is_finite() && gamma > 0.0 {
                 for v in dir.iter_mut() {
@@ -559,14 +561,7 @@ fn fit_lbfgs(
             for (v, g) in scratch.iter_mut().zip(&grad) {
                 *v = -g;
             }
-            apply_h0(
-                precond,
-                &scratch,
-                h0,
-                &mut dir,
-                &mut precond_tmp,
-                &mut meter,
-            );
+            h0.apply(&scratch, &mut dir, &mut meter);
             slope = dot(&grad, &dir);
             if precond.is_none() {
                 alpha0 = (1.0 / slope.abs().sqrt()).min(1.0);
@@ -627,7 +622,7 @@ fn fit_lbfgs(
         // Curvature along the step: sᵀy = s·‖X̃s‖²/N + λ‖s_W‖² under the Kronecker model.
         let data_curv = (sy - p.l2 * alpha * alpha * dd) / (alpha * alpha * dir_logit_energy);
         if data_curv.is_finite() && data_curv > 0.0 {
-            curvature = data_curv.min(1.0);
+            h0.curvature = data_curv.min(1.0);
         }
         if sy > 1e-12 * dot(&y, &y).max(f64::MIN_POSITIVE) {
             hist.push_back((s, y, 1.0 / sy));
@@ -651,7 +646,7 @@ fn fit_lbfgs(
         gemm_flops: meter.flops,
         gemm_seconds: meter.seconds,
         seconds: start.elapsed().as_secs_f64(),
-        curvature,
+        curvature: h0.curvature,
     };
     Ok(model)
 }
