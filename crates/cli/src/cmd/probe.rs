@@ -90,7 +90,7 @@ struct RunArgs {
     trials: Option<usize>,
     /// The fast solver's λ range, largest first (default `1e-1,1e-9`); the path is log-spaced over
     /// it with `--trials` points. Widen it when the chosen λ sits at the small end.
-    #[arg(long, value_delimiter = ',', num_args = 2, value_name = "HI,LO")]
+    #[arg(long, value_delimiter = ',', value_name = "HI,LO")]
     l2_range: Vec<f64>,
     /// Epochs per SGD fit (default 100, the reference's).
     #[arg(long)]
@@ -142,9 +142,19 @@ fn protocol_config(a: &RunArgs) -> anyhow::Result<ProtocolConfig> {
         cfg.fast.trials = t;
         cfg.sgd.trials = t;
     }
-    if let [hi, lo] = a.l2_range[..] {
-        cfg.fast.l2_max = hi;
-        cfg.fast.l2_min = lo;
+    match a.l2_range[..] {
+        [] => {}
+        [hi, lo] if hi < lo => bail!(
+            "--l2-range {hi:e},{lo:e}: give the largest λ first, e.g. --l2-range {lo:e},{hi:e}"
+        ),
+        [hi, lo] => {
+            cfg.fast.l2_max = hi;
+            cfg.fast.l2_min = lo;
+        }
+        _ => bail!(
+            "--l2-range takes two values, the largest λ first (e.g. --l2-range 1e-1,1e-12); got {:?}",
+            a.l2_range
+        ),
     }
     if let Some(e) = a.epochs {
         if e == 0 {
