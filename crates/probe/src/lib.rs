@@ -5,6 +5,8 @@
 //! * [`Samples`] / [`OwnedSamples`]: a row-major labelled feature matrix (what every solver takes);
 //! * [`LogisticRegressionParams`] → [`FittedLogReg`]: multinomial logistic regression, solvers
 //!   [`Solver::Lbfgs`] ([`LbfgsParams`]) and [`Solver::Sgd`] ([`SgdParams`]);
+//! * [`CovariancePreconditioner`]: the features' second-moment matrix, eigendecomposed, which
+//!   L-BFGS uses as its initial inverse Hessian (built once per data set where it pays off);
 //! * [`KnnParams`]: DINO-style weighted k-NN on cosine similarity;
 //! * [`run_protocol`] with a [`ProtocolConfig`] → [`ProbeResult`]: split, search, final fit, metrics;
 //! * [`TopK`], [`mistake_severity`], [`average_hierarchical_distance`]: flat and hierarchical metrics.
