@@ -8,8 +8,9 @@
 //!   solution moves little between neighbouring λ) and capped at `search_max_iter` iterations; the
 //!   path stops after `patience` points that improve neither val top-1 nor val loss, once some
 //!   point has beaten chance (on a chance-level plateau, where λ is still far too large, top-1 is
-//!   flat and only the loss, if anything, tells that the path has not reached its optimum). The final fit on all of train
-//!   starts from the best path point's weights and runs to convergence (`lbfgs.max_iter`).
+//!   flat and only the loss, if anything, tells that the path has not reached its optimum). The
+//!   final fit on all of train starts from the best path point's weights and runs to convergence
+//!   (`lbfgs.max_iter`).
 //! * `sgd`: the reference's search space (lr log-uniform [0.1, 100], weight decay log-uniform
 //!   [1e-12, 1e-4], 30 trials, objective = last-epoch val top-1) explored by seeded random search.
 //!   The reference uses Optuna's multivariate TPE, which concentrates later trials near good ones;
@@ -596,17 +597,14 @@ mod tests {
     #[test]
     fn path_walks_past_a_chance_plateau() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut normal = || -> f32 {
-            let (u1, u2): (f64, f64) = (rng.random_range(f64::MIN_POSITIVE..1.0), rng.random());
-            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
-        };
         let mut make = |n: usize| {
             let (mut x, mut y) = (Vec::new(), Vec::new());
             for i in 0..n {
                 let class = (i % 2) as u32;
-                let shared = normal();
+                let shared: f32 = rng.random_range(-1.0..1.0);
                 let shift = if class == 0 { -1e-3 } else { 1e-3 };
-                x.extend([shift + shared + 1e-4 * normal(), shared + 1e-4 * normal()]);
+                let mut small = || 1e-4 * rng.random_range(-1.0f32..1.0);
+                x.extend([shift + shared + small(), shared + small()]);
                 y.push(class);
             }
             OwnedSamples::new(x, y, 2, 2).unwrap()
