@@ -145,6 +145,12 @@ impl Taxonomy {
         crate::isa::read_isa_file(path)
     }
 
+    /// Parses an is-a edge list held in memory, in the format of [`Taxonomy::from_isa_file`]
+    /// (e.g. a tree derived from another taxonomy); `source` names it in error messages.
+    pub fn from_isa_str(text: &str, source: &Path) -> Result<Taxonomy> {
+        crate::isa::parse_isa(text, source)
+    }
+
     /// Picks the source: an is-a file if given, else a WordNet dir (argument, then the
     /// `WORDNET_DIR` environment variable), else the embedded snapshot.
     pub fn from_env_or_embedded(
