@@ -9,6 +9,8 @@
 //! * `fit DIR L2 MAX_ITER`: one cold L-BFGS fit capped at MAX_ITER (per-iteration cost, GFLOP/s);
 //! * `gemms N D C`: the solver's two GEMM shapes, faer's plain form vs the slab-parallel `Xᵀ·P`;
 //! * `sweep DIR`: cold L-BFGS fits over a λ grid at two tolerances (accuracy vs. λ and cost);
+//! * `threads DIR fast|sgd [MAX_THREADS]`: the full protocol in rayon pools of 1..=MAX_THREADS
+//!   threads, back to back: wall time per thread count and whether the results are bit-identical;
 //! * `peak M K N`: faer's f32 GEMM speed on this machine (the roofline for the GFLOP/s ratio).
 
 use std::io::Write;
@@ -153,6 +155,36 @@ fn run(dir: &Path, solver: &str, trials: Option<usize>, epochs: Option<usize>) {
             "epochs": cfg.sgd.sgd.epochs, "trials": if solver == "sgd" { cfg.sgd.trials } else { cfg.fast.trials },
         })
     );
+}
+
+/// The protocol in pools of 1..=`max_threads` threads: scaling and bitwise agreement.
+fn threads(dir: &Path, solver: &str, max_threads: usize) {
+    let ((xtr, ytr), (xte, yte), d, c) = load(dir);
+    let train = Samples::new(&xtr, &ytr, d, c).expect("train");
+    let test = Samples::new(&xte, &yte, d, c).expect("test");
+    let mut cfg = ProtocolConfig::default();
+    if solver == "sgd" {
+        cfg.solver = SolverKind::Sgd;
+    }
+    let mut first: Option<(f64, f64)> = None;
+    for n in 1..=max_threads {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .expect("thread pool");
+        let t = Instant::now();
+        let r = pool
+            .install(|| run_protocol(train, test, &cfg, 22, None, None, &|_| {}))
+            .expect("protocol");
+        let wall = t.elapsed().as_secs_f64();
+        let (t1, w1) = *first.get_or_insert((r.loss, wall));
+        println!(
+            "{}",
+            serde_json::json!({"impl": format!("hiercog {solver}"), "threads": n, "wall_s": wall,
+                "speedup_vs_1": w1 / wall, "top1": r.test.top1, "loss": r.loss,
+                "same_bits_as_1_thread": r.loss.to_bits() == t1.to_bits()})
+        );
+    }
 }
 
 /// Cold-started L-BFGS fits over a λ grid at a tight tolerance: test top-1, iterations, time.
@@ -316,6 +348,7 @@ fn main() {
             num(3).expect("MAX_ITER"),
         ),
         Some("sweep") => sweep(Path::new(&args[1])),
+        Some("threads") => threads(Path::new(&args[1]), &args[2], num(3).unwrap_or(2)),
         Some("peak") => peak(
             num(1).unwrap_or(4096),
             num(2).unwrap_or(2048),
@@ -323,7 +356,8 @@ fn main() {
         ),
         _ => eprintln!(
             "usage: probe_bench gen DIR N D C SEED [NOISE] | run DIR fast|sgd [TRIALS] [EPOCHS] | \
-             fit DIR L2 MAX_ITER | gemms N D C | sweep DIR | peak M K N"
+             fit DIR L2 MAX_ITER | gemms N D C | sweep DIR | threads DIR fast|sgd [MAX_THREADS] | \
+             peak M K N"
         ),
     }
 }

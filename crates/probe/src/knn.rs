@@ -2,14 +2,14 @@
 //! the `k` nearest training rows votes for its class with weight `exp(sim / T)`. Solver-free, so it
 //! checks the linear probe from a second angle.
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, MatMut, MatRef, Par};
+use faer::MatRef;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Samples;
 use crate::error::{ProbeError, Result};
 use crate::metrics::TopK;
+use crate::objective::{clear_upper_simd_state, matmul_rows};
 
 /// k-NN settings (DINO defaults: k = 20, T = 0.07).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,18 +75,12 @@ impl KnnParams {
             let end = (start + chunk).min(m);
             let s = &mut sims[..(end - start) * n];
             let q = MatRef::from_row_major_slice(&test_x[start * d..end * d], end - start, d);
-            matmul(
-                MatMut::from_row_major_slice_mut(s, end - start, n),
-                Accum::Replace,
-                q,
-                xt,
-                1.0f32,
-                Par::rayon(0),
-            );
+            matmul_rows(s, q, xt, 1.0, false);
             let votes: Vec<f32> = s
                 .par_chunks_mut(n)
                 .zip(&inv_test[start..end])
                 .flat_map_iter(|(row, &iq)| {
+                    clear_upper_simd_state();
                     for (v, &it) in row.iter_mut().zip(&inv_train) {
                         *v *= iq * it;
                     }

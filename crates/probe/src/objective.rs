@@ -1,16 +1,82 @@
-//! The multinomial cross-entropy and its pieces: GEMMs through faer (multithreaded with rayon) and
-//! row-parallel, allocation-free softmax passes. Logits are f32 (the GEMM's precision); every
+//! The multinomial cross-entropy and its pieces: GEMMs through faer and row-parallel,
+//! allocation-free softmax passes, all on rayon. Logits are f32 (the GEMM's precision); every
 //! reduction (loss, derivatives, dot products) accumulates in f64.
+//!
+//! Two rules make every result independent of the thread count, bit for bit:
+//! * work is cut into pieces whose boundaries depend on the data's shape only (fixed row blocks,
+//!   fixed slabs of the `Xᵀ·P` reduction), never on the number of threads;
+//! * partial results are combined in piece order (collected, then summed sequentially), never in
+//!   the order rayon happens to finish them.
+//!
+//! Each GEMM piece runs faer sequentially inside our own rayon task, so faer's own thread pool never
+//! competes with ours. And every task starts by clearing the upper halves of the vector registers
+//! ([`clear_upper_simd_state`]): faer's AVX-512 micro-kernels leave them dirty on the worker that ran
+//! them, which made the scalar softmax/`exp` loops that later ran on that worker ≈10× slower
+//! (SSE/AVX transition penalties: 2 threads were 7–20× slower than 1 on the probe benchmark).
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-/// Rows per rayon task in the softmax passes: large enough to amortise scheduling.
+/// Rows per rayon task in the softmax passes and the row-blocked GEMMs: large enough to amortise
+/// scheduling and the packing of the right-hand matrix, small enough to balance the threads.
 const ROW_BLOCK: usize = 256;
 
-pub(crate) fn par() -> Par {
-    Par::rayon(0)
+/// Output rows (feature dimensions) per task of the `Xᵀ·P` reduction.
+const DIM_TILE: usize = 128;
+
+/// Rows per slab of the `Xᵀ·P` reduction (at most [`MAX_SLABS`] slabs, each a partial product).
+const SLAB_ROWS: usize = 2048;
+
+/// Cap on the slabs of `Xᵀ·P`, bounding its partial products to `MAX_SLABS · D · C` floats.
+const MAX_SLABS: usize = 32;
+
+/// Marks the upper halves of the YMM/ZMM registers clean (`vzeroupper`) on the current thread.
+///
+/// faer's hand-written AVX-512 GEMM kernels return with them dirty; code compiled for baseline
+/// x86-64 (SSE encodings, as this crate's loops are) then pays a transition penalty on every vector
+/// instruction. Called at the start of every parallel task and after every GEMM.
+#[inline]
+pub(crate) fn clear_upper_simd_state() {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: `vzeroupper` exists on every CPU with AVX (checked above); it only zeroes bits
+        // 128 and up of the vector registers, which no compiled code keeps live across this call
+        // (the Rust ABI passes nothing there and this crate is built for baseline x86-64).
+        unsafe { std::arch::asm!("vzeroupper", options(nomem, nostack, preserves_flags)) };
+    }
+}
+
+/// One sequential faer GEMM `out = alpha·a·b (+ out)`, leaving the SIMD state clean.
+fn gemm_seq(out: MatMut<'_, f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>, alpha: f32, add: bool) {
+    let acc = if add { Accum::Add } else { Accum::Replace };
+    matmul(out, acc, a, b, alpha, Par::Seq);
+    clear_upper_simd_state();
+}
+
+/// `out = alpha·a·b (+ out when accumulate)`, `out` row-major `a.nrows() × b.ncols()`: fixed
+/// blocks of [`ROW_BLOCK`] rows in parallel, each a sequential GEMM with the whole reduction, so the
+/// result does not depend on the thread count.
+pub(crate) fn matmul_rows(
+    out: &mut [f32],
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    alpha: f32,
+    accumulate: bool,
+) {
+    let cols = b.ncols();
+    debug_assert_eq!(out.len(), a.nrows() * cols);
+    if cols == 0 {
+        return;
+    }
+    out.par_chunks_mut(cols * ROW_BLOCK)
+        .enumerate()
+        .for_each(|(i, blk)| {
+            clear_upper_simd_state();
+            let rows = blk.len() / cols;
+            let om = MatMut::from_row_major_slice_mut(blk, rows, cols);
+            gemm_seq(om, a.subrows(i * ROW_BLOCK, rows), b, alpha, accumulate);
+        });
 }
 
 /// `z = x · w + 1·bᵀ` with `x` row-major `rows × dim`, `w` row-major `dim × c`, `z` row-major `rows × c`.
@@ -18,27 +84,37 @@ pub(crate) fn logits(x: &[f32], dim: usize, w: &[f32], b: &[f32], z: &mut [f32])
     let c = b.len();
     let rows = x.len() / dim;
     debug_assert_eq!(z.len(), rows * c);
-    if rows == 0 {
+    if rows == 0 || c == 0 {
         return;
     }
-    let xm = MatRef::from_row_major_slice(x, rows, dim);
     let wm = MatRef::from_row_major_slice(w, dim, c);
-    let zm = MatMut::from_row_major_slice_mut(z, rows, c);
-    matmul(zm, Accum::Replace, xm, wm, 1.0f32, par());
-    z.par_chunks_mut(c * ROW_BLOCK).for_each(|blk| {
-        for row in blk.chunks_exact_mut(c) {
-            for (v, bias) in row.iter_mut().zip(b) {
-                *v += bias;
+    z.par_chunks_mut(c * ROW_BLOCK)
+        .zip(x.par_chunks(dim * ROW_BLOCK))
+        .for_each(|(zb, xb)| {
+            clear_upper_simd_state();
+            let n = xb.len() / dim;
+            let xm = MatRef::from_row_major_slice(xb, n, dim);
+            gemm_seq(
+                MatMut::from_row_major_slice_mut(zb, n, c),
+                xm,
+                wm,
+                1.0,
+                false,
+            );
+            for row in zb.chunks_exact_mut(c) {
+                for (v, bias) in row.iter_mut().zip(b) {
+                    *v += bias;
+                }
             }
-        }
-    });
+        });
 }
 
 /// `g = alpha · xᵀ · p` (`g` row-major `dim × c`), accumulating into `g` when `accumulate`.
 ///
 /// The reduction runs over the long `rows` axis while the output is small (D × C), which a GEMM
-/// parallelised over output blocks splits poorly; so the rows are cut into one slab per thread,
-/// each slab's product is computed sequentially, and the partial products are summed.
+/// parallelised over output blocks splits poorly; so the rows are cut into slabs (their number set
+/// by `rows` alone) and the output into tiles of [`DIM_TILE`] rows, each (slab, tile) product is a
+/// sequential GEMM, and the slabs' partial products are summed in slab order.
 pub(crate) fn xt_times(
     x: &[f32],
     dim: usize,
@@ -49,61 +125,63 @@ pub(crate) fn xt_times(
     accumulate: bool,
 ) {
     let rows = x.len() / dim;
-    let threads = rayon::current_num_threads();
-    let slab = rows.div_ceil(threads).max(1);
-    if threads == 1 || rows < 2 * 256 {
-        xt_times_seq(x, dim, p, c, alpha, g, accumulate, par());
+    debug_assert_eq!(g.len(), dim * c);
+    if c == 0 {
         return;
     }
-    let partials: Vec<Vec<f32>> = x
-        .par_chunks(slab * dim)
-        .zip(p.par_chunks(slab * c))
-        .map(|(xs, ps)| {
-            let mut part = vec![0.0f32; dim * c];
-            xt_times_seq(xs, dim, ps, c, alpha, &mut part, false, Par::Seq);
-            part
+    let slabs = (rows / SLAB_ROWS).clamp(1, MAX_SLABS);
+    let xt = MatRef::from_row_major_slice(x, rows, dim).transpose();
+    let pm = MatRef::from_row_major_slice(p, rows, c);
+    let slab_rows = |s: usize| (s * rows / slabs, (s + 1) * rows / slabs);
+    // One tile of the product over one slab, written into `out` (row-major tile × c).
+    let tile_product = |s: usize, tile: usize, out: &mut [f32], add: bool| {
+        clear_upper_simd_state();
+        let (r0, r1) = slab_rows(s);
+        let d0 = tile * DIM_TILE;
+        let n = out.len() / c;
+        let om = MatMut::from_row_major_slice_mut(out, n, c);
+        let a = xt.submatrix(d0, r0, n, r1 - r0);
+        gemm_seq(om, a, pm.subrows(r0, r1 - r0), alpha, add);
+    };
+    if slabs == 1 {
+        g.par_chunks_mut(DIM_TILE * c)
+            .enumerate()
+            .for_each(|(tile, out)| tile_product(0, tile, out, accumulate));
+        return;
+    }
+    let mut partials = vec![0.0f32; slabs * dim * c];
+    partials
+        .par_chunks_mut(dim * c)
+        .enumerate()
+        .flat_map(|(s, part)| {
+            part.par_chunks_mut(DIM_TILE * c)
+                .enumerate()
+                .map(move |(tile, out)| (s, tile, out))
         })
-        .collect();
-    g.par_chunks_mut(c * ROW_BLOCK.min(dim))
+        .for_each(|(s, tile, out)| tile_product(s, tile, out, false));
+    g.par_chunks_mut(c * ROW_BLOCK)
         .enumerate()
         .for_each(|(i, out)| {
-            let off = i * c * ROW_BLOCK.min(dim);
+            clear_upper_simd_state();
+            let off = i * c * ROW_BLOCK;
             for (j, v) in out.iter_mut().enumerate() {
-                let s: f32 = partials.iter().map(|part| part[off + j]).sum();
+                let mut s = 0.0f32;
+                for part in partials.chunks_exact(dim * c) {
+                    s += part[off + j];
+                }
                 *v = if accumulate { *v + s } else { s };
             }
         });
 }
 
-#[allow(clippy::too_many_arguments)]
-fn xt_times_seq(
-    x: &[f32],
-    dim: usize,
-    p: &[f32],
-    c: usize,
-    alpha: f32,
-    g: &mut [f32],
-    accumulate: bool,
-    par: Par,
-) {
-    let rows = x.len() / dim;
-    let xt = MatRef::from_row_major_slice(x, rows, dim).transpose();
-    let pm = MatRef::from_row_major_slice(p, rows, c);
-    let gm = MatMut::from_row_major_slice_mut(g, dim, c);
-    let acc = if accumulate {
-        Accum::Add
-    } else {
-        Accum::Replace
-    };
-    matmul(gm, acc, xt, pm, alpha, par);
-}
-
 /// Replaces each logit row by `softmax(row) − onehot(label)` (the gradient of the cross-entropy with
 /// respect to the logits) and returns the summed cross-entropy.
 pub(crate) fn softmax_residual(z: &mut [f32], labels: &[u32], c: usize) -> f64 {
-    z.par_chunks_mut(c * ROW_BLOCK)
+    let losses: Vec<f64> = z
+        .par_chunks_mut(c * ROW_BLOCK)
         .zip(labels.par_chunks(ROW_BLOCK))
         .map(|(blk, lab)| {
+            clear_upper_simd_state();
             let mut loss = 0.0f64;
             for (row, &y) in blk.chunks_exact_mut(c).zip(lab) {
                 let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -123,20 +201,24 @@ pub(crate) fn softmax_residual(z: &mut [f32], labels: &[u32], c: usize) -> f64 {
             }
             loss
         })
-        .sum()
+        .collect();
+    losses.iter().sum()
 }
 
 /// Summed cross-entropy of logits `z` (left untouched).
 pub(crate) fn cross_entropy(z: &[f32], labels: &[u32], c: usize) -> f64 {
-    z.par_chunks(c * ROW_BLOCK)
+    let losses: Vec<f64> = z
+        .par_chunks(c * ROW_BLOCK)
         .zip(labels.par_chunks(ROW_BLOCK))
         .map(|(blk, lab)| {
+            clear_upper_simd_state();
             blk.chunks_exact(c)
                 .zip(lab)
                 .map(|(row, &y)| log_sum_exp(row) - row[y as usize] as f64)
                 .sum::<f64>()
         })
-        .sum()
+        .collect();
+    losses.iter().sum()
 }
 
 /// `log Σ exp(row)`, shifted by the maximum so it never overflows.
@@ -155,10 +237,12 @@ pub(crate) fn line_cross_entropy(
     labels: &[u32],
     c: usize,
 ) -> (f64, f64) {
-    z.par_chunks(c * ROW_BLOCK)
+    let parts: Vec<(f64, f64)> = z
+        .par_chunks(c * ROW_BLOCK)
         .zip(d.par_chunks(c * ROW_BLOCK))
         .zip(labels.par_chunks(ROW_BLOCK))
         .map(|((zb, db), lab)| {
+            clear_upper_simd_state();
             let mut loss = 0.0f64;
             let mut deriv = 0.0f64;
             for ((zr, dr), &y) in zb.chunks_exact(c).zip(db.chunks_exact(c)).zip(lab) {
@@ -180,13 +264,18 @@ pub(crate) fn line_cross_entropy(
             }
             (loss, deriv)
         })
-        .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
+        .collect();
+    parts
+        .iter()
+        .fold((0.0, 0.0), |acc, p| (acc.0 + p.0, acc.1 + p.1))
 }
 
 /// Column sums of a row-major `rows × c` matrix, in f64.
 pub(crate) fn column_sums(p: &[f32], c: usize) -> Vec<f64> {
-    p.par_chunks(c * ROW_BLOCK)
+    let parts: Vec<Vec<f64>> = p
+        .par_chunks(c * ROW_BLOCK)
         .map(|blk| {
+            clear_upper_simd_state();
             let mut s = vec![0.0f64; c];
             for row in blk.chunks_exact(c) {
                 for (acc, &v) in s.iter_mut().zip(row) {
@@ -195,15 +284,14 @@ pub(crate) fn column_sums(p: &[f32], c: usize) -> Vec<f64> {
             }
             s
         })
-        .reduce(
-            || vec![0.0f64; c],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(&b) {
-                    *x += y;
-                }
-                a
-            },
-        )
+        .collect();
+    let mut sums = vec![0.0f64; c];
+    for part in &parts {
+        for (x, y) in sums.iter_mut().zip(part) {
+            *x += y;
+        }
+    }
+    sums
 }
 
 /// f64-accumulated dot product.

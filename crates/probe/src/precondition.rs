@@ -10,12 +10,14 @@
 //! iteration's data GEMMs; building it costs one `X̃ᵀX̃` and a symmetric eigendecomposition, once per
 //! data set (the protocol shares it across the whole regularisation path).
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatMut, MatRef, Side};
+use faer::diag::Diag;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::evd;
+use faer::{Mat, MatRef, Par};
 
 use crate::data::Samples;
 use crate::error::{ProbeError, Result};
-use crate::objective::{column_sums, par, xt_times};
+use crate::objective::{clear_upper_simd_state, column_sums, matmul_rows, xt_times};
 
 /// `Q` and `Λ` of the augmented second-moment matrix `A = X̃ᵀX̃/N` of one data set.
 #[derive(Clone, Debug)]
@@ -59,20 +61,37 @@ impl CovariancePreconditioner {
             (false, true) => means[j],
             (false, false) => 1.0,
         });
-        let evd = a.self_adjoint_eigen(Side::Lower).map_err(|e| {
+        // Sequential on purpose: faer's parallel EVD may split its reductions by thread count,
+        // and the preconditioner must not depend on it (it costs ~10·D³ once per data set).
+        let (mut u, mut s) = (Mat::<f64>::zeros(size, size), Diag::<f64>::zeros(size));
+        let scratch = evd::self_adjoint_evd_scratch::<f64>(
+            size,
+            evd::ComputeEigenvectors::Yes,
+            Par::Seq,
+            Default::default(),
+        );
+        evd::self_adjoint_evd(
+            a.as_ref(),
+            s.as_mut(),
+            Some(u.as_mut()),
+            Par::Seq,
+            MemStack::new(&mut MemBuffer::new(scratch)),
+            Default::default(),
+        )
+        .map_err(|e| {
             ProbeError::InvalidData(format!(
                 "eigendecomposition of the {size}x{size} feature second-moment matrix failed \
                  ({e:?}); check the features for huge values"
             ))
         })?;
-        let u = evd.U();
+        clear_upper_simd_state();
         let mut q = vec![0.0f32; size * size];
         for i in 0..size {
             for j in 0..size {
                 q[i * size + j] = u[(i, j)] as f32;
             }
         }
-        let s = evd.S();
+        let s = s.column_vector();
         let eigenvalues = (0..size).map(|j| s[j].max(0.0)).collect();
         Ok(Self {
             size,
@@ -98,20 +117,16 @@ impl CovariancePreconditioner {
     ) {
         let c = v.len() / self.size;
         let qm = MatRef::from_row_major_slice(&self.q, self.size, self.size);
-        {
-            let tm = MatMut::from_row_major_slice_mut(tmp, self.size, c);
-            let vm = MatRef::from_row_major_slice(v, self.size, c);
-            matmul(tm, Accum::Replace, qm.transpose(), vm, 1.0f32, par());
-        }
+        let vm = MatRef::from_row_major_slice(v, self.size, c);
+        matmul_rows(tmp, qm.transpose(), vm, 1.0, false);
         for (row, &e) in tmp.chunks_exact_mut(c).zip(&self.eigenvalues) {
             let scale = (1.0 / (curvature * e + l2).max(f64::MIN_POSITIVE)) as f32;
             for t in row {
                 *t *= scale;
             }
         }
-        let om = MatMut::from_row_major_slice_mut(out, self.size, c);
         let tm = MatRef::from_row_major_slice(tmp, self.size, c);
-        matmul(om, Accum::Replace, qm, tm, 1.0f32, par());
+        matmul_rows(out, qm, tm, 1.0, false);
     }
 
     /// Checks that it was built for `dim`-d features.
