@@ -2,15 +2,17 @@
 //! PyTorch reference protocol and scikit-learn on the same data; nothing here is asserted).
 //!
 //! Subcommands (after `cargo bench -p hiercog-probe --bench probe_bench --`):
-//! * `gen DIR N D C SEED [NOISE]`: writes a seeded Gaussian-mixture feature set (L2-normalised rows) as raw
-//!   little-endian `x_train.f32 y_train.u32 x_test.f32 y_test.u32` plus `meta.json`;
+//! * `gen DIR N D C SEED [NOISE] [FINE]`: writes a seeded Gaussian-mixture feature set (L2-normalised
+//!   rows) as raw little-endian `x_train.f32 y_train.u32 x_test.f32 y_test.u32` plus `meta.json`;
+//!   FINE > 0 makes the classes a two-level hierarchy (C/10 superclasses, each class mean its
+//!   superclass's plus FINE × its own), as real backbones give on far concepts;
 //! * `run DIR fast|sgd [TRIALS] [EPOCHS]`: the full protocol (seed 22) on it, one JSON line out;
 //!   TRIALS/EPOCHS shrink the `sgd` search to time a part of it for extrapolation;
 //! * `fit DIR L2 MAX_ITER`: one cold L-BFGS fit capped at MAX_ITER (per-iteration cost, GFLOP/s);
 //! * `gemms N D C`: the solver's two GEMM shapes, faer's plain form vs the slab-parallel `Xᵀ·P`;
 //! * `sweep DIR`: cold L-BFGS fits over a λ grid at two tolerances (accuracy vs. λ and cost);
-//! * `threads DIR fast|sgd [MAX_THREADS]`: the full protocol in rayon pools of 1..=MAX_THREADS
-//!   threads, back to back: wall time per thread count and whether the results are bit-identical;
+//! * `threads DIR fast|sgd [MAX_THREADS] [TRIALS] [EPOCHS]`: the protocol in rayon pools of
+//!   1..=MAX_THREADS threads, back to back: wall time per thread count and whether the results are bit-identical;
 //! * `peak M K N`: faer's f32 GEMM speed on this machine (the roofline for the GFLOP/s ratio).
 
 use std::io::Write;
@@ -81,12 +83,26 @@ fn read_u32(path: PathBuf) -> Vec<u32> {
         .collect()
 }
 
-fn gen(dir: &Path, n: usize, d: usize, c: usize, seed: u64, noise: f32) {
+fn gen(dir: &Path, n: usize, d: usize, c: usize, seed: u64, noise: f32, fine: f32) {
     std::fs::create_dir_all(dir).expect("create output dir");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let means: Vec<f32> = (0..c * d)
+    let mut means: Vec<f32> = (0..c * d)
         .map(|_| normal(&mut rng) / (d as f32).sqrt())
         .collect();
+    if fine > 0.0 {
+        // Two levels: siblings share a superclass mean and differ by `fine` × their own.
+        let groups = (c / 10).max(1);
+        let supers: Vec<f32> = (0..groups * d)
+            .map(|_| normal(&mut rng) / (d as f32).sqrt())
+            .collect();
+        let keep = (1.0 - fine * fine).max(0.0).sqrt();
+        for (k, mean) in means.chunks_exact_mut(d).enumerate() {
+            let g = k * groups / c;
+            for (m, s) in mean.iter_mut().zip(&supers[g * d..(g + 1) * d]) {
+                *m = keep * s + fine * *m;
+            }
+        }
+    }
     let scales: Vec<f32> = (0..d)
         .map(|_| noise * 10f32.powf(rng.random_range(-1.0..0.5)))
         .collect();
@@ -98,7 +114,9 @@ fn gen(dir: &Path, n: usize, d: usize, c: usize, seed: u64, noise: f32) {
     write_raw(dir.join("y_test.u32"), yte.iter().map(|v| v.to_le_bytes()));
     std::fs::write(
         dir.join("meta.json"),
-        format!("{{\"dim\": {d}, \"classes\": {c}, \"seed\": {seed}}}\n"),
+        format!(
+            "{{\"dim\": {d}, \"classes\": {c}, \"seed\": {seed}, \"noise\": {noise}, \"fine\": {fine}}}\n"
+        ),
     )
     .expect("write meta.json");
 }
@@ -124,10 +142,8 @@ fn load(dir: &Path) -> (Set, Set, usize, usize) {
     (train, test, d, c)
 }
 
-fn run(dir: &Path, solver: &str, trials: Option<usize>, epochs: Option<usize>) {
-    let ((xtr, ytr), (xte, yte), d, c) = load(dir);
-    let train = Samples::new(&xtr, &ytr, d, c).expect("train");
-    let test = Samples::new(&xte, &yte, d, c).expect("test");
+/// The protocol's configuration for `fast` or `sgd`, the latter's search optionally shrunk.
+fn config(solver: &str, trials: Option<usize>, epochs: Option<usize>) -> ProtocolConfig {
     let mut cfg = ProtocolConfig::default();
     if solver == "sgd" {
         cfg.solver = SolverKind::Sgd;
@@ -138,14 +154,34 @@ fn run(dir: &Path, solver: &str, trials: Option<usize>, epochs: Option<usize>) {
             cfg.sgd.sgd.epochs = e;
         }
     }
+    cfg
+}
+
+fn run(dir: &Path, solver: &str, trials: Option<usize>, epochs: Option<usize>) {
+    let ((xtr, ytr), (xte, yte), d, c) = load(dir);
+    let train = Samples::new(&xtr, &ytr, d, c).expect("train");
+    let test = Samples::new(&xte, &yte, d, c).expect("test");
+    let cfg = config(solver, trials, epochs);
     let t = Instant::now();
     let r = run_protocol(train, test, &cfg, 22, None, None, &|_| {}).expect("protocol");
     let wall = t.elapsed().as_secs_f64();
     let f = &r.final_fit;
+    // GEMM work of the whole run: 4·rows·D·C per L-BFGS iteration or SGD epoch (X·W and Xᵀ·P).
+    let n_search = train.rows()
+        - (0..c)
+            .map(|k| {
+                (cfg.val_fraction * ytr.iter().filter(|&&y| y as usize == k).count() as f64)
+                    as usize
+            })
+            .sum::<usize>();
+    let per_row = 4.0 * (d * c) as f64;
+    let search_its: usize = r.trials.iter().map(|t| t.iterations).sum();
+    let flops = per_row * (search_its * n_search + f.iterations * train.rows()) as f64;
     println!(
         "{}",
         serde_json::json!({
             "impl": format!("hiercog {solver}"), "wall_s": wall, "top1": r.test.top1, "top5": r.test.top5,
+            "n": train.rows(), "dim": d, "classes": c, "protocol_gflops": flops / wall / 1e9,
             "loss": r.loss, "fits": r.trials.len() + 1, "chosen": r.chosen,
             "iterations_per_fit": r.trials.iter().map(|t| t.iterations).collect::<Vec<_>>(),
             "val_top1_per_fit": r.trials.iter().map(|t| t.val_top1).collect::<Vec<_>>(),
@@ -158,14 +194,17 @@ fn run(dir: &Path, solver: &str, trials: Option<usize>, epochs: Option<usize>) {
 }
 
 /// The protocol in pools of 1..=`max_threads` threads: scaling and bitwise agreement.
-fn threads(dir: &Path, solver: &str, max_threads: usize) {
+fn threads(
+    dir: &Path,
+    solver: &str,
+    max_threads: usize,
+    trials: Option<usize>,
+    epochs: Option<usize>,
+) {
     let ((xtr, ytr), (xte, yte), d, c) = load(dir);
     let train = Samples::new(&xtr, &ytr, d, c).expect("train");
     let test = Samples::new(&xte, &yte, d, c).expect("test");
-    let mut cfg = ProtocolConfig::default();
-    if solver == "sgd" {
-        cfg.solver = SolverKind::Sgd;
-    }
+    let cfg = config(solver, trials, epochs);
     let mut first: Option<(f64, f64)> = None;
     for n in 1..=max_threads {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -335,6 +374,7 @@ fn main() {
             num(4).expect("C"),
             num(5).unwrap_or(0) as u64,
             args.get(6).and_then(|v| v.parse().ok()).unwrap_or(0.35),
+            args.get(7).and_then(|v| v.parse().ok()).unwrap_or(0.0),
         ),
         Some("run") => run(Path::new(&args[1]), &args[2], num(3), num(4)),
         Some("gemms") => solver_gemms(
@@ -348,15 +388,15 @@ fn main() {
             num(3).expect("MAX_ITER"),
         ),
         Some("sweep") => sweep(Path::new(&args[1])),
-        Some("threads") => threads(Path::new(&args[1]), &args[2], num(3).unwrap_or(2)),
+        Some("threads") => threads(Path::new(&args[1]), &args[2], num(3).unwrap_or(2), num(4), num(5)),
         Some("peak") => peak(
             num(1).unwrap_or(4096),
             num(2).unwrap_or(2048),
             num(3).unwrap_or(1000),
         ),
         _ => eprintln!(
-            "usage: probe_bench gen DIR N D C SEED [NOISE] | run DIR fast|sgd [TRIALS] [EPOCHS] | \
-             fit DIR L2 MAX_ITER | gemms N D C | sweep DIR | threads DIR fast|sgd [MAX_THREADS] | \
+            "usage: probe_bench gen DIR N D C SEED [NOISE] [FINE] | run DIR fast|sgd [TRIALS] [EPOCHS] | \
+             fit DIR L2 MAX_ITER | gemms N D C | sweep DIR | threads DIR fast|sgd [MAX_THREADS] [TRIALS] [EPOCHS] | \
              peak M K N"
         ),
     }

@@ -57,7 +57,8 @@ def torch_protocol(args):
     import optuna
     import torch
 
-    torch.set_num_threads(os.cpu_count())
+    # REF_THREADS: torch's thread count (default: every core, as the reference runs).
+    torch.set_num_threads(int(os.environ.get("REF_THREADS", os.cpu_count())))
     xtr, ytr, xte, yte, c = load(args.dir)
     trn, val = split(ytr)
 
@@ -106,8 +107,12 @@ def torch_protocol(args):
     out, loss = fit(xtr, ytr, xte, yte, best["lr"], best["wd"], args.epochs)
     wall = time.time() - t0
     full_fits = 31
+    # GEMM work: 4·rows·D·C per epoch (X·W forward, Xᵀ·G for the weight gradient).
+    per_epoch = 4.0 * xtr.shape[1] * c
+    flops = per_epoch * args.epochs * ((fits - 1) * len(xs) + len(xtr))
     res = {"impl": "pytorch reference (CPU)", "wall_s": wall, "top1": topk(out, yte, 1), "top5": topk(out, yte, 5),
-           "loss": loss, "fits": fits, "epochs": args.epochs, "chosen": best}
+           "loss": loss, "fits": fits, "epochs": args.epochs, "chosen": best, "threads": torch.get_num_threads(),
+           "protocol_gflops": flops / wall / 1e9}
     if fits != full_fits or args.epochs != 100:
         res["extrapolated_wall_s"] = wall * (full_fits * 100) / (fits * args.epochs)
         res["note"] = f"measured {fits} fit(s) x {args.epochs} epoch(s); accuracy is of that reduced run"
@@ -149,7 +154,9 @@ def sklearn_path(args):
     scores = final.decision_function(xte)
     proba = final.predict_proba(xte)
     loss = float(-np.mean(np.log(np.maximum(proba[np.arange(len(yte)), yte], 1e-300))))
+    flops = 4.0 * xtr.shape[1] * c * (sum(iters) * len(ys) + int(final.n_iter_[0]) * len(ytr))
     print(json.dumps({"impl": "scikit-learn lbfgs path", "wall_s": wall, "top1": topk(scores, yte, 1),
+                      "protocol_gflops": flops / wall / 1e9,
                       "top5": topk(scores, yte, 5), "loss": loss, "fits": len(iters) + 1,
                       "chosen": {"l2": best_l2}, "iterations_per_fit": iters}))
 

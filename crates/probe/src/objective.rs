@@ -174,58 +174,135 @@ pub(crate) fn xt_times(
         });
 }
 
+/// f64 accumulator lanes of the row kernels: independent partial sums (a fixed order, so the
+/// result is still deterministic) that the compiler can keep in vector registers.
+const LANES: usize = 8;
+
+/// `e^x` to ≈2 ulp for `x ≤ 0` (the softmax's shifted logits; below −87 it returns ≈1e-38, not 0).
+/// Branch-free (Cephes' polynomial, `2ⁿ` built in the exponent bits), so loops over it vectorise;
+/// libm's `expf` is a call per element and was the hottest symbol of the line search.
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5·2²³: adding it rounds to an integer in the low bits.
+    let x = if x < -87.0 { -87.0 } else { x };
+    let k = x * std::f32::consts::LOG2_E + MAGIC;
+    let n = k - MAGIC;
+    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 0.166_666_65)
+        * r
+        + 0.5;
+    let pow2 = f32::from_bits((k.to_bits().wrapping_sub(MAGIC.to_bits()) + 127) << 23);
+    (1.0 + r + r * r * p) * pow2
+}
+
+/// Largest entry of a non-empty row.
+#[inline(always)]
+fn row_max(row: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let mut it = row.chunks_exact(LANES);
+    for ch in &mut it {
+        for (a, &v) in acc.iter_mut().zip(ch) {
+            *a = if v > *a { v } else { *a };
+        }
+    }
+    let tail = it.remainder().iter().copied();
+    acc.into_iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// `Σ row` in f64 over [`LANES`] partial sums.
+#[inline(always)]
+fn row_sum(row: &[f32]) -> f64 {
+    let mut acc = [0.0f64; LANES];
+    let mut it = row.chunks_exact(LANES);
+    for ch in &mut it {
+        for (a, &v) in acc.iter_mut().zip(ch) {
+            *a += v as f64;
+        }
+    }
+    acc.iter().sum::<f64>() + it.remainder().iter().map(|&v| v as f64).sum::<f64>()
+}
+
+/// `Σ a·b` in f64 over [`LANES`] partial sums.
+#[inline(always)]
+fn row_dot(a: &[f32], b: &[f32]) -> f64 {
+    let mut acc = [0.0f64; LANES];
+    let (mut ia, mut ib) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    for (ca, cb) in (&mut ia).zip(&mut ib) {
+        for ((s, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
+            *s += x as f64 * y as f64;
+        }
+    }
+    let tail: f64 = ia
+        .remainder()
+        .iter()
+        .zip(ib.remainder())
+        .map(|(&x, &y)| x as f64 * y as f64)
+        .sum();
+    acc.iter().sum::<f64>() + tail
+}
+
+/// Replaces `row` by `exp(row − max)` and returns `(max, Σ exp(row − max))`.
+#[inline(always)]
+fn exp_shifted(row: &mut [f32]) -> (f32, f64) {
+    let m = row_max(row);
+    for v in row.iter_mut() {
+        *v = exp_nonpositive(*v - m);
+    }
+    (m, row_sum(row))
+}
+
+/// Sums per-block results in block order (never in the order rayon happens to finish them).
+fn sum_blocks(parts: Vec<f64>) -> f64 {
+    parts.into_iter().sum()
+}
+
 /// Replaces each logit row by `softmax(row) − onehot(label)` (the gradient of the cross-entropy with
 /// respect to the logits) and returns the summed cross-entropy.
 pub(crate) fn softmax_residual(z: &mut [f32], labels: &[u32], c: usize) -> f64 {
-    let losses: Vec<f64> = z
-        .par_chunks_mut(c * ROW_BLOCK)
-        .zip(labels.par_chunks(ROW_BLOCK))
-        .map(|(blk, lab)| {
-            clear_upper_simd_state();
-            let mut loss = 0.0f64;
-            for (row, &y) in blk.chunks_exact_mut(c).zip(lab) {
-                let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let zy = (row[y as usize] - m) as f64;
-                let mut s = 0.0f64;
-                for v in row.iter_mut() {
-                    let e = (*v - m).exp();
-                    *v = e;
-                    s += e as f64;
+    sum_blocks(
+        z.par_chunks_mut(c * ROW_BLOCK)
+            .zip(labels.par_chunks(ROW_BLOCK))
+            .map(|(blk, lab)| {
+                clear_upper_simd_state();
+                let mut loss = 0.0f64;
+                for (row, &y) in blk.chunks_exact_mut(c).zip(lab) {
+                    let zy = row[y as usize];
+                    let (m, s) = exp_shifted(row);
+                    loss += s.ln() - (zy - m) as f64;
+                    let inv = (1.0 / s) as f32;
+                    for v in row.iter_mut() {
+                        *v *= inv;
+                    }
+                    row[y as usize] -= 1.0;
                 }
-                loss += s.ln() - zy;
-                let inv = (1.0 / s) as f32;
-                for v in row.iter_mut() {
-                    *v *= inv;
-                }
-                row[y as usize] -= 1.0;
-            }
-            loss
-        })
-        .collect();
-    losses.iter().sum()
+                loss
+            })
+            .collect(),
+    )
 }
 
 /// Summed cross-entropy of logits `z` (left untouched).
 pub(crate) fn cross_entropy(z: &[f32], labels: &[u32], c: usize) -> f64 {
-    let losses: Vec<f64> = z
-        .par_chunks(c * ROW_BLOCK)
-        .zip(labels.par_chunks(ROW_BLOCK))
-        .map(|(blk, lab)| {
-            clear_upper_simd_state();
-            blk.chunks_exact(c)
-                .zip(lab)
-                .map(|(row, &y)| log_sum_exp(row) - row[y as usize] as f64)
-                .sum::<f64>()
-        })
-        .collect();
-    losses.iter().sum()
-}
-
-/// `log Σ exp(row)`, shifted by the maximum so it never overflows.
-pub(crate) fn log_sum_exp(row: &[f32]) -> f64 {
-    let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let s: f64 = row.iter().map(|&v| ((v - m).exp()) as f64).sum();
-    m as f64 + s.ln()
+    sum_blocks(
+        z.par_chunks(c * ROW_BLOCK)
+            .zip(labels.par_chunks(ROW_BLOCK))
+            .map(|(blk, lab)| {
+                clear_upper_simd_state();
+                let mut tmp = vec![0.0f32; c];
+                blk.chunks_exact(c)
+                    .zip(lab)
+                    .map(|(row, &y)| {
+                        tmp.copy_from_slice(row);
+                        let (m, s) = exp_shifted(&mut tmp);
+                        s.ln() - (row[y as usize] - m) as f64
+                    })
+                    .sum::<f64>()
+            })
+            .collect(),
+    )
 }
 
 /// Along the line `z + α·d`: the summed cross-entropy and its derivative in α. Used by the line
@@ -243,24 +320,17 @@ pub(crate) fn line_cross_entropy(
         .zip(labels.par_chunks(ROW_BLOCK))
         .map(|((zb, db), lab)| {
             clear_upper_simd_state();
-            let mut loss = 0.0f64;
-            let mut deriv = 0.0f64;
+            let mut tmp = vec![0.0f32; c];
+            let (mut loss, mut deriv) = (0.0f64, 0.0f64);
             for ((zr, dr), &y) in zb.chunks_exact(c).zip(db.chunks_exact(c)).zip(lab) {
-                let m = zr
-                    .iter()
-                    .zip(dr)
-                    .map(|(&a, &b)| a + alpha * b)
-                    .fold(f32::NEG_INFINITY, f32::max);
-                let mut s = 0.0f64;
-                let mut sd = 0.0f64;
-                for (&a, &b) in zr.iter().zip(dr) {
-                    let e = (a + alpha * b - m).exp() as f64;
-                    s += e;
-                    sd += e * b as f64;
+                for ((t, &a), &b) in tmp.iter_mut().zip(zr).zip(dr) {
+                    *t = a + alpha * b;
                 }
                 let y = y as usize;
-                loss += m as f64 + s.ln() - (zr[y] + alpha * dr[y]) as f64;
-                deriv += sd / s - dr[y] as f64;
+                let zy = tmp[y];
+                let (m, s) = exp_shifted(&mut tmp);
+                loss += m as f64 + s.ln() - zy as f64;
+                deriv += row_dot(&tmp, dr) / s - dr[y] as f64;
             }
             (loss, deriv)
         })
@@ -332,6 +402,30 @@ mod tests {
         assert!((g - (fp - fm) / (2.0 * h as f64)).abs() < 1e-3);
         let (f0, _) = line_cross_entropy(&z, &d, 0.0, &labels, c);
         assert!((f0 - cross_entropy(&z, &labels, c)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn polynomial_exp_is_accurate_on_the_softmax_range() {
+        let mut worst = 0.0f64;
+        for i in 0..=200_000 {
+            let x = -87.0 * i as f32 / 200_000.0;
+            let want = (x as f64).exp();
+            worst = worst.max((exp_nonpositive(x) as f64 - want).abs() / want);
+        }
+        assert!(worst < 3e-7, "max relative error {worst}");
+        assert!(exp_nonpositive(-1e30) >= 0.0 && exp_nonpositive(-1e30) < 1e-37);
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+    }
+
+    #[test]
+    fn row_kernels_match_plain_loops_on_odd_lengths() {
+        let a: Vec<f32> = (0..13).map(|i| (i as f32 * 0.7).sin()).collect();
+        let b: Vec<f32> = (0..13).map(|i| (i as f32 * 0.3).cos()).collect();
+        assert_eq!(row_max(&a), a.iter().copied().fold(f32::MIN, f32::max));
+        let sum: f64 = a.iter().map(|&v| v as f64).sum();
+        assert!((row_sum(&a) - sum).abs() < 1e-12);
+        let dot: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
+        assert!((row_dot(&a, &b) - dot).abs() < 1e-12);
     }
 
     #[test]
