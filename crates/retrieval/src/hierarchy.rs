@@ -259,10 +259,7 @@ mod tests {
 
     /// The hierarchy of `names` in the taxonomy of is-a lines `isa`.
     fn from_isa(isa: &str, names: &[&str]) -> Result<ClassHierarchy> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("isa.tsv");
-        std::fs::write(&path, isa).unwrap();
-        let tax = Taxonomy::from_isa_file(&path).unwrap();
+        let tax = Taxonomy::from_isa_str(isa, std::path::Path::new("test")).unwrap();
         let ids: Vec<_> = names.iter().map(|n| tax.id(n).unwrap()).collect();
         ClassHierarchy::from_taxonomy(&tax, &ids)
     }
