@@ -1,0 +1,28 @@
+//! hiercog-reduce: dimensionality reduction of feature sets, scikit-learn style (a params struct
+//! checked when fitting → `fit` → a fitted model with `transform`).
+//!
+//! * [`PcaParams`] → [`FittedPca`]: PCA and PCA-whitening (with variance shrinkage), equal to
+//!   scikit-learn's `PCA` (fixtures).
+//! * [`TldrParams`] → [`FittedTldr`]: TLDR (Kalantidis et al., TMLR 2022) with the reference's
+//!   interface and defaults, trained with the Barlow Twins loss ([`barlow_twins_loss`]) and LARS
+//!   ([`Lars`], [`learning_rate`]) on candle; [`Trainer`] runs single steps.
+//! * [`Reducer`]: any fitted model, saved and loaded as a directory (JSON + safetensors).
+//!
+//! The k-NN graph of TLDR comes from `hiercog-retrieval`. Progress goes through callbacks.
+
+#![warn(missing_docs)]
+
+mod data;
+mod error;
+mod model;
+mod pca;
+mod tldr;
+mod weights;
+
+pub use error::{Error, Result};
+pub use model::{Reducer, MODEL_JSON, MODEL_WEIGHTS};
+pub use pca::{FittedPca, PcaParams};
+pub use tldr::{
+    barlow_twins_loss, learning_rate, FitProgress, FittedTldr, KnnMethod, Lars, NetKind, NetSpec,
+    TldrParams, Trainer,
+};

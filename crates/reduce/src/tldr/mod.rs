@@ -1,0 +1,549 @@
+//! TLDR (Kalantidis et al., "TLDR: Twin Learning for Dimensionality Reduction", TMLR 2022;
+//! naver/tldr): an encoder from D to d dimensions trained so that each vector and one of its k
+//! nearest neighbours map to outputs whose (projected, batch-normalised) cross-correlation is
+//! the identity — the Barlow Twins loss.
+//!
+//! [`TldrParams`] holds the reference's interface and defaults; [`TldrParams::fit`] computes the
+//! k-NN graph (inner product, the query left out; exact, or HNSW for large N), then trains
+//! encoder + projector with LARS on candle and keeps the encoder ([`FittedTldr`]). [`Trainer`]
+//! exposes single steps (the PyTorch parity tests drive it).
+//!
+//! Determinism: weights are initialised, epochs shuffled and neighbours drawn from ChaCha8
+//! streams of the seed (stream 0 for the weights, stream e for epoch e), so a fit is repeatable
+//! and resumes at an epoch boundary exactly as if it had not stopped.
+
+mod lars;
+mod loss;
+mod net;
+mod spec;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor, Var};
+use hiercog_retrieval::{ExactIndex, Exclusion, HnswParams, KnnSearch, Metric, Rows};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+pub use lars::{learning_rate, Lars};
+pub use loss::barlow_twins_loss;
+use net::{batch_normalize, Sequential};
+pub use spec::{NetKind, NetSpec};
+
+use crate::data::{check_fit_input, check_transform_input, l2_normalize_rows};
+use crate::error::{Error, Result};
+use crate::weights::{self, Array};
+
+/// Tensors as plain arrays (for files).
+pub(crate) fn to_arrays(state: BTreeMap<String, Tensor>) -> Result<BTreeMap<String, Array>> {
+    state
+        .into_iter()
+        .map(|(n, t)| {
+            Ok((
+                n,
+                Array {
+                    shape: t.dims().to_vec(),
+                    data: t.flatten_all()?.to_vec1::<f32>()?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Plain arrays as CPU tensors.
+pub(crate) fn to_tensors(arrays: &BTreeMap<String, Array>) -> Result<BTreeMap<String, Tensor>> {
+    arrays
+        .iter()
+        .map(|(n, a)| {
+            Ok((
+                n.clone(),
+                Tensor::from_slice(&a.data, a.shape.as_slice(), &Device::Cpu)?,
+            ))
+        })
+        .collect()
+}
+
+impl Serialize for NetSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for NetSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How the k-NN graph of the training set is computed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KnnMethod {
+    /// Exact search (the reference's default, FAISS flat inner product).
+    Exact,
+    /// HNSW graph (approximate; for large N), with its candidate list sizes.
+    Hnsw {
+        /// Candidate list size while building.
+        ef_construction: usize,
+        /// Candidate list size while searching (≥ n_neighbors + 1).
+        ef_search: usize,
+    },
+}
+
+/// TLDR hyper-parameters, named and defaulted as the reference's `TLDR(...)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TldrParams {
+    /// Output dimension d.
+    pub n_components: usize,
+    /// Neighbours among which each training pair's second vector is drawn (5).
+    pub n_neighbors: usize,
+    /// Encoder: "linear" (default), "flinear-1-512", "mlp-1-2048", ...
+    pub encoder: NetSpec,
+    /// Projector: "mlp-2-2048" (default); `None` puts the loss on the encoder's outputs.
+    pub projector: Option<NetSpec>,
+    /// Batch size (1024); clamped to the number of rows.
+    pub batch_size: usize,
+    /// Training epochs (100).
+    pub epochs: usize,
+    /// Linear warm-up epochs (10).
+    pub warmup_epochs: usize,
+    /// Learning rate per 256 samples (0.2; the actual base rate is 0.2·batch/256).
+    pub learning_rate: f64,
+    /// Loss scale (1/32).
+    pub scale_loss: f64,
+    /// Weight of the off-diagonal terms of the loss (3.9e-3).
+    pub lambda: f64,
+    /// LARS weight decay (1e-6), not applied to biases and normalisation weights.
+    pub weight_decay: f64,
+    /// LARS momentum (0.9).
+    pub momentum: f64,
+    /// LARS trust coefficient η (0.001).
+    pub eta: f64,
+    /// How the k-NN graph is computed.
+    pub knn: KnnMethod,
+    /// Seed of the initialisation, shuffling and neighbour draws.
+    pub seed: u64,
+}
+
+impl TldrParams {
+    /// The reference's defaults for an output dimension.
+    pub fn new(n_components: usize) -> Self {
+        TldrParams {
+            n_components,
+            n_neighbors: 5,
+            encoder: "linear".parse().expect("valid spec"),
+            projector: Some("mlp-2-2048".parse().expect("valid spec")),
+            batch_size: 1024,
+            epochs: 100,
+            warmup_epochs: 10,
+            learning_rate: 0.2,
+            scale_loss: 1.0 / 32.0,
+            lambda: 3.9e-3,
+            weight_decay: 1e-6,
+            momentum: 0.9,
+            eta: 0.001,
+            knn: KnnMethod::Exact,
+            seed: 0,
+        }
+    }
+
+    fn check(&self, rows: usize) -> Result<()> {
+        let positive = [
+            ("batch_size", self.batch_size),
+            ("epochs", self.epochs),
+            ("n_neighbors", self.n_neighbors),
+        ];
+        if let Some((name, v)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(Error::param(name, v, "must be >= 1"));
+        }
+        if self.n_neighbors >= rows {
+            return Err(Error::param(
+                "n_neighbors",
+                self.n_neighbors,
+                format!("fewer than the {rows} training rows"),
+            ));
+        }
+        if self.warmup_epochs > self.epochs {
+            return Err(Error::param(
+                "warmup_epochs",
+                self.warmup_epochs,
+                format!("at most the {} epochs", self.epochs),
+            ));
+        }
+        for (name, v) in [
+            ("learning_rate", self.learning_rate),
+            ("scale_loss", self.scale_loss),
+            ("eta", self.eta),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::param(name, v, "a positive number"));
+            }
+        }
+        for (name, v) in [
+            ("lambda", self.lambda),
+            ("weight_decay", self.weight_decay),
+            ("momentum", self.momentum),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::param(name, v, "a number >= 0"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Trains on the rows of `x`; `progress` hears about the k-NN graph and each epoch. With a
+    /// `checkpoint` file, the state is saved there after every epoch and a fit of the same
+    /// parameters on the same data resumes from it.
+    pub fn fit(
+        &self,
+        x: Rows<'_>,
+        checkpoint: Option<&Path>,
+        progress: &(dyn Fn(FitProgress) + Sync),
+    ) -> Result<FittedTldr> {
+        check_fit_input(x, self.n_components)?;
+        let n = x.len();
+        self.check(n)?;
+        let k = self.n_neighbors;
+        let knn_progress = |done, total| progress(FitProgress::Knn { done, total });
+        let graph = match &self.knn {
+            KnnMethod::Exact => ExactIndex::new(x, Metric::InnerProduct)
+                .and_then(|i| i.search(x, k, Exclusion::SelfMatch, &knn_progress)),
+            KnnMethod::Hnsw {
+                ef_construction,
+                ef_search,
+            } => HnswParams {
+                ef_construction: *ef_construction,
+                ef_search: *ef_search,
+                seed: self.seed,
+            }
+            .build(x, Metric::InnerProduct)
+            .and_then(|i| i.search(x, k, Exclusion::SelfMatch, &knn_progress)),
+        }
+        .map_err(Error::Knn)?;
+        let mut trainer = Trainer::new(self, x.dim())?;
+        let batch = self.batch_size.min(n);
+        let steps_per_epoch = n / batch;
+        let fingerprint = weights::data_fingerprint(x);
+        let mut first_epoch = 0;
+        if let Some(path) = checkpoint.filter(|p| p.exists()) {
+            first_epoch = trainer.resume(path, self, &fingerprint)?;
+        }
+        let dim = x.dim();
+        let (mut y1, mut y2) = (vec![0.0f32; batch * dim], vec![0.0f32; batch * dim]);
+        for epoch in first_epoch..self.epochs {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+            rng.set_stream(epoch as u64 + 1);
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut rng);
+            let mut loss_sum = 0.0f64;
+            for (b, rows) in order.chunks_exact(batch).enumerate() {
+                for (j, &i) in rows.iter().enumerate() {
+                    let nb = graph.indices(i)[rng.random_range(0..k)] as usize;
+                    y1[j * dim..(j + 1) * dim].copy_from_slice(x.row(i));
+                    y2[j * dim..(j + 1) * dim].copy_from_slice(x.row(nb));
+                }
+                let step = epoch * steps_per_epoch + b + 1;
+                let lr = learning_rate(
+                    step,
+                    self.epochs,
+                    n,
+                    batch,
+                    self.learning_rate,
+                    self.warmup_epochs,
+                );
+                let loss = trainer.step(
+                    Rows::new(&y1, dim).expect("batch shape"),
+                    Rows::new(&y2, dim).expect("batch shape"),
+                    lr,
+                )?;
+                if !loss.is_finite() {
+                    return Err(Error::NonFinite {
+                        loss,
+                        epoch: epoch + 1,
+                        step,
+                    });
+                }
+                loss_sum += loss as f64;
+            }
+            if let Some(path) = checkpoint {
+                trainer.save_checkpoint(path, self, &fingerprint, epoch + 1)?;
+            }
+            progress(FitProgress::Epoch {
+                epoch: epoch + 1,
+                epochs: self.epochs,
+                loss: loss_sum / steps_per_epoch as f64,
+            });
+        }
+        Ok(FittedTldr {
+            params: self.clone(),
+            input_dim: dim,
+            encoder: trainer.encoder,
+        })
+    }
+}
+
+/// What a fit is doing, for progress bars.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FitProgress {
+    /// The k-NN graph: `done` of `total` rows searched.
+    Knn {
+        /// Rows done.
+        done: usize,
+        /// Rows in all.
+        total: usize,
+    },
+    /// An epoch finished with this mean training loss.
+    Epoch {
+        /// Epochs done (from 1).
+        epoch: usize,
+        /// Epochs in all.
+        epochs: usize,
+        /// Mean loss over the epoch's steps.
+        loss: f64,
+    },
+}
+
+/// Encoder + projector + LARS: single training steps on given pairs.
+pub struct Trainer {
+    encoder: Sequential,
+    projector: Option<Sequential>,
+    lars: Lars,
+    params: TldrParams,
+    device: Device,
+}
+
+impl Trainer {
+    /// A freshly initialised network (PyTorch's default initialisation, drawn from the seed).
+    pub fn new(params: &TldrParams, input_dim: usize) -> Result<Trainer> {
+        let device = Device::Cpu;
+        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+        let d = params.n_components;
+        let encoder = Sequential::new(
+            "encoder",
+            &params.encoder.encoder_sizes(input_dim, d),
+            params.encoder.kind(),
+            &mut rng,
+            &device,
+        )?;
+        let projector = match &params.projector {
+            Some(spec) => Some(Sequential::new(
+                "projector",
+                &spec.projector_sizes(d)?,
+                spec.kind(),
+                &mut rng,
+                &device,
+            )?),
+            None => None,
+        };
+        let count =
+            encoder.parameters().len() + projector.as_ref().map_or(0, |p| p.parameters().len());
+        Ok(Trainer {
+            encoder,
+            projector,
+            lars: Lars::new(count, params.momentum, params.eta, params.weight_decay),
+            params: params.clone(),
+            device,
+        })
+    }
+
+    fn parameters(&self) -> Vec<(String, &Var)> {
+        let mut p = self.encoder.parameters();
+        if let Some(proj) = &self.projector {
+            p.extend(proj.parameters());
+        }
+        p
+    }
+
+    /// Parameters and running statistics by PyTorch name.
+    pub fn state(&self) -> BTreeMap<String, Tensor> {
+        let mut s = self.encoder.state();
+        if let Some(p) = &self.projector {
+            s.extend(p.state());
+        }
+        s
+    }
+
+    /// Sets the network from a state of the same architecture (names as [`Trainer::state`]).
+    pub fn load_state(&mut self, state: &BTreeMap<String, Tensor>) -> Result<()> {
+        self.encoder.load_state(state)?;
+        if let Some(p) = &mut self.projector {
+            p.load_state(state)?;
+        }
+        Ok(())
+    }
+
+    fn tensor(&self, x: Rows<'_>) -> Result<Tensor> {
+        Ok(Tensor::from_slice(
+            x.data(),
+            (x.len(), x.dim()),
+            &self.device,
+        )?)
+    }
+
+    /// Forward pass of both views in training mode (updating running statistics) and the loss.
+    fn loss(&mut self, x1: Rows<'_>, x2: Rows<'_>) -> Result<Tensor> {
+        let mut z = Vec::with_capacity(2);
+        for x in [x1, x2] {
+            let mut h = self.encoder.forward_train(&self.tensor(x)?)?;
+            if let Some(p) = &mut self.projector {
+                h = p.forward_train(&h)?;
+            }
+            z.push(batch_normalize(&h)?.0);
+        }
+        barlow_twins_loss(&z[0], &z[1], self.params.scale_loss, self.params.lambda)
+    }
+
+    /// The loss of the pairs (`x1[i]`, `x2[i]`) and the gradient of every parameter by name,
+    /// without updating the parameters (running statistics are updated, as in any forward
+    /// pass in training mode).
+    pub fn gradients(
+        &mut self,
+        x1: Rows<'_>,
+        x2: Rows<'_>,
+    ) -> Result<(f32, BTreeMap<String, Tensor>)> {
+        let loss = self.loss(x1, x2)?;
+        let grads = loss.backward()?;
+        let named = self
+            .parameters()
+            .into_iter()
+            .filter_map(|(n, v)| grads.get(v.as_tensor()).map(|g| (n, g.clone())))
+            .collect();
+        Ok((loss.to_scalar::<f32>()?, named))
+    }
+
+    /// One LARS step on the pairs at learning rate `lr`; returns the loss before the step.
+    pub fn step(&mut self, x1: Rows<'_>, x2: Rows<'_>, lr: f64) -> Result<f32> {
+        let loss = self.loss(x1, x2)?;
+        let grads = loss.backward()?;
+        let value = loss.to_scalar::<f32>()?;
+        let params: Vec<Var> = self
+            .parameters()
+            .into_iter()
+            .map(|(_, v)| v.clone())
+            .collect();
+        let refs: Vec<&Var> = params.iter().collect();
+        self.lars.step(&refs, &grads, lr)?;
+        Ok(value)
+    }
+
+    /// Saves network, momentum buffers and the epochs done.
+    fn save_checkpoint(
+        &self,
+        path: &Path,
+        params: &TldrParams,
+        fingerprint: &str,
+        epochs_done: usize,
+    ) -> Result<()> {
+        let mut tensors = self.state();
+        for (i, b) in self.lars.buffers().iter().enumerate() {
+            if let Some(b) = b {
+                tensors.insert(format!("lars.momentum.{i}"), b.clone());
+            }
+        }
+        let meta = serde_json::json!({
+            "params": params,
+            "data": fingerprint,
+            "epochs_done": epochs_done,
+        });
+        weights::save(path, &to_arrays(tensors)?, &meta)
+    }
+
+    /// Loads a checkpoint written by the same fit; returns the epochs already done.
+    fn resume(&mut self, path: &Path, params: &TldrParams, fingerprint: &str) -> Result<usize> {
+        let (arrays, meta) = weights::load(path)?;
+        let tensors = to_tensors(&arrays)?;
+        let same = meta.get("params") == Some(&serde_json::to_value(params).expect("serialisable"))
+            && meta.get("data").and_then(|v| v.as_str()) == Some(fingerprint);
+        if !same {
+            return Err(Error::Format {
+                path: path.to_path_buf(),
+                message: "this checkpoint belongs to another fit (other parameters or data); delete it to start over".into(),
+            });
+        }
+        self.load_state(&tensors)?;
+        let count = self.lars.buffers().len();
+        self.lars.set_buffers(
+            (0..count)
+                .map(|i| tensors.get(&format!("lars.momentum.{i}")).cloned())
+                .collect(),
+        );
+        meta.get("epochs_done")
+            .and_then(|v| v.as_u64())
+            .map(|e| e as usize)
+            .ok_or_else(|| Error::Format {
+                path: path.to_path_buf(),
+                message: "the checkpoint lacks `epochs_done`; delete it to start over".into(),
+            })
+    }
+}
+
+/// A trained TLDR encoder (the projector is dropped after training, as the reference does).
+pub struct FittedTldr {
+    params: TldrParams,
+    input_dim: usize,
+    encoder: Sequential,
+}
+
+/// Rows per encoder pass in `transform`.
+const TRANSFORM_CHUNK: usize = 4096;
+
+impl FittedTldr {
+    /// The hyper-parameters it was trained with.
+    pub fn params(&self) -> &TldrParams {
+        &self.params
+    }
+    /// Input dimension D.
+    pub fn input_dim(&self) -> usize {
+        self.input_dim
+    }
+
+    /// Encodes the rows of `x` (`n × n_components`), L2-normalising each output row when
+    /// `l2_norm` (the reference's `transform(X, l2_norm=True)`).
+    pub fn transform(&self, x: Rows<'_>, l2_norm: bool) -> Result<Vec<f32>> {
+        check_transform_input(x, self.input_dim)?;
+        let d = self.params.n_components;
+        let mut out = Vec::with_capacity(x.len() * d);
+        for chunk in x.data().chunks(TRANSFORM_CHUNK * x.dim()) {
+            let t = Tensor::from_slice(chunk, (chunk.len() / x.dim(), x.dim()), &Device::Cpu)?;
+            out.extend(
+                self.encoder
+                    .forward_eval(&t)?
+                    .flatten_all()?
+                    .to_vec1::<f32>()?,
+            );
+        }
+        if l2_norm {
+            l2_normalize_rows(&mut out, d);
+        }
+        Ok(out)
+    }
+
+    /// The encoder's parameters and running statistics by PyTorch name.
+    pub(crate) fn state(&self) -> BTreeMap<String, Tensor> {
+        self.encoder.state()
+    }
+
+    /// An encoder of `params`' architecture for `input_dim` set from `state`.
+    pub(crate) fn from_state(
+        params: TldrParams,
+        input_dim: usize,
+        state: &BTreeMap<String, Tensor>,
+    ) -> Result<FittedTldr> {
+        let mut trainer = Trainer::new(
+            &TldrParams {
+                projector: None,
+                ..params.clone()
+            },
+            input_dim,
+        )?;
+        trainer.encoder.load_state(state)?;
+        Ok(FittedTldr {
+            params,
+            input_dim,
+            encoder: trainer.encoder,
+        })
+    }
+}
