@@ -13,8 +13,8 @@
 //! report.md              what was removed, per-level statistics, nearest-neighbour examples
 //! plots/*.png|svg        similarity histogram by level; ranked-similarity curve with the cuts
 //! ```
-//! Writes go to a temporary sibling directory renamed into place at the end, so a failed run
-//! leaves nothing half-written.
+//! Writes go to a temporary sibling directory renamed into place at the end (`hiercog-io`), so a
+//! failed run leaves nothing half-written.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -44,6 +44,15 @@ pub struct RankedConcept {
     pub nearest_seen: String,
     /// Its first lemma.
     pub nearest_seen_lemma: String,
+}
+
+/// Images with class labels: what one dataset split gives the feature extractor.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LabelledImages {
+    /// `(image path, class index)`, in the row order of the extracted features.
+    pub items: Vec<(PathBuf, u32)>,
+    /// Class names (wnids) by class index.
+    pub classes: Vec<String>,
 }
 
 /// One level: its concepts, most similar first.
@@ -338,6 +347,24 @@ impl Benchmark {
         Ok(out)
     }
 
+    /// One level's split as labelled images, the rows of its extracted features: the split's
+    /// images in [`Benchmark::split_files`] order, labelled by index into `classes` (the level's
+    /// [`Level::sorted_wnids`]).
+    pub fn labelled_split(&self, level: &str, split: Split) -> Result<LabelledImages> {
+        let classes = self
+            .level(level)?
+            .sorted_wnids()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let items = self
+            .split_files(level, split)?
+            .into_iter()
+            .map(|it| (it.path, it.label as u32))
+            .collect();
+        Ok(LabelledImages { items, classes })
+    }
+
     /// Writes the benchmark directory `out` (layout in the module doc) atomically. With `splits`,
     /// one split file per level is written and the manifest records the split counts.
     /// `on_progress(stage, done, total)` is called while splits are drawn.
@@ -353,26 +380,9 @@ impl Benchmark {
                 path: out.to_path_buf(),
             });
         }
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "benchmark".into());
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| Error::write(parent, e))?;
-        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| Error::write(&tmp, e))?;
-        }
-        let result = self
-            .write_into(&tmp, opts, splits, &mut on_progress)
-            .and_then(|()| replace_dir(&tmp, out));
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-        result
+        let tmp = hiercog_io::AtomicPath::new(out)?;
+        self.write_into(tmp.path(), opts, splits, &mut on_progress)?;
+        Ok(tmp.commit()?)
     }
 
     fn write_into(
@@ -480,7 +490,7 @@ pub fn load_benchmark(dir: &Path) -> Result<Benchmark> {
     let text = std::fs::read_to_string(&mpath).map_err(|e| Error::read(&mpath, e))?;
     let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::Manifest {
         path: mpath.clone(),
-        err: e,
+        cause: e,
     })?;
     if manifest.format != FORMAT_VERSION {
         return Err(Error::NotABenchmark {
@@ -606,23 +616,4 @@ fn read_concepts_tsv(path: &Path, with_level: bool) -> Result<Vec<RankedConcept>
 
 pub(crate) fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|e| Error::write(path, e))
-}
-
-/// Moves the finished `tmp` to `out`, replacing an existing `out` only after `tmp` is in place.
-fn replace_dir(tmp: &Path, out: &Path) -> Result<()> {
-    if out.exists() {
-        let old = tmp.with_extension("old");
-        std::fs::rename(out, &old).map_err(|e| Error::write(out, e))?;
-        if let Err(e) = std::fs::rename(tmp, out) {
-            let _ = std::fs::rename(&old, out);
-            return Err(Error::write(out, e));
-        }
-        let _ = std::fs::remove_dir_all(&old);
-        if old.exists() {
-            let _ = std::fs::remove_file(&old);
-        }
-        Ok(())
-    } else {
-        std::fs::rename(tmp, out).map_err(|e| Error::write(out, e))
-    }
 }

@@ -10,44 +10,13 @@ use crate::benchmark::{Benchmark, Level, LevelSummary, Manifest, RankedConcept, 
 use crate::error::{Error, Result};
 use crate::filter::{self, Filter, FilterContext, FilterReport, PERSON_SUBTREE};
 use crate::inputs::{ConceptList, ImageCounts, InputRef};
+use crate::vocabulary::{IcSource, Preset};
 
 /// Images per concept in the official levels: at least 732 training images plus 50 test images
 /// (naver/cog `CoGLevelDataset` checks 732 <= train <= 1,300 and test == 50).
 pub const IMAGENET_COG_MIN_IMAGES: u64 = 732 + 50;
 
-/// Where the information content of the IC-based measures comes from.
-#[derive(Clone, Debug)]
-pub enum IcSource {
-    /// IC(c) = -log(#pool concepts in the subtree of c / #pool concepts). With the ImageNet-21K
-    /// pool this is the IC that reproduces the official levels best (spec section 2).
-    PoolSubtree,
-    /// IC from the image counts (each concept's images, propagated to its ancestors).
-    ImageCounts,
-    /// Seco et al. intrinsic IC from hyponym counts; any taxonomy.
-    Intrinsic,
-    /// WordNet SemCor sense counts, as NLTK's `ic-semcor`.
-    SemCor,
-    /// An IC computed elsewhere; `label` names it in the manifest.
-    Given {
-        /// Name recorded in the manifest (e.g. `counts:file.tsv`).
-        label: String,
-        /// The IC, computed on the same taxonomy.
-        ic: Arc<InformationContent>,
-    },
-}
-
 impl IcSource {
-    /// Name recorded in the manifest.
-    pub fn label(&self) -> String {
-        match self {
-            IcSource::PoolSubtree => "pool-subtree".into(),
-            IcSource::ImageCounts => "image-counts".into(),
-            IcSource::Intrinsic => "intrinsic".into(),
-            IcSource::SemCor => "semcor".into(),
-            IcSource::Given { label, .. } => label.clone(),
-        }
-    }
-
     /// Computes the IC for this pool and these counts.
     pub(crate) fn compute(
         &self,
@@ -66,9 +35,7 @@ impl IcSource {
                     .collect();
                 InformationContent::from_counts(tax, &cs)?
             }
-            IcSource::Intrinsic => InformationContent::intrinsic(tax),
-            IcSource::SemCor => InformationContent::semcor(tax)?,
-            IcSource::Given { ic, .. } => return Ok(ic.clone()),
+            other => other.information_content(tax)?,
         }))
     }
 }
@@ -137,7 +104,7 @@ impl Cuts {
 /// the setters.
 #[derive(Clone, Debug)]
 pub struct LevelParams {
-    preset: String,
+    preset: Preset,
     filters: Vec<Filter>,
     pub(crate) ic: IcSource,
     pub(crate) measure: Measure,
@@ -160,7 +127,7 @@ impl LevelParams {
     /// [`Cuts::Spread`]).
     pub fn imagenet_cog() -> Self {
         LevelParams {
-            preset: "imagenet-cog".into(),
+            preset: Preset::ImagenetCog,
             filters: vec![
                 Filter::Seen,
                 Filter::AncestorsOfSeen,
@@ -188,7 +155,7 @@ impl LevelParams {
     /// of `per_level`.
     pub fn generic(levels: usize, per_level: usize) -> Self {
         LevelParams {
-            preset: "generic".into(),
+            preset: Preset::Generic,
             filters: vec![Filter::Seen, Filter::AncestorsOfSeen, Filter::PoolLeaves],
             cuts: Cuts::Blocks { levels, per_level },
             ..Self::imagenet_cog()
@@ -239,9 +206,9 @@ impl LevelParams {
     /// Every parameter, as recorded in the manifest.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
-            "preset": self.preset,
+            "preset": self.preset.to_string(),
             "filters": self.filters,
-            "ic": if self.measure.needs_ic() { self.ic.label() } else { "unused".into() },
+            "ic": if self.measure.needs_ic() { self.ic.to_string() } else { "unused".into() },
             "measure": self.measure.short_name(),
             "cuts": self.cuts.to_json(),
             "skip_unknown": self.skip_unknown,

@@ -8,79 +8,175 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Everything that can go wrong while building, writing, reading, importing or comparing levels.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read {path}: {err} (check that the path exists and is readable)")]
-    Read { path: PathBuf, err: std::io::Error },
+    /// A file or directory could not be read.
+    #[error("cannot read {path}: {cause} (check that the path exists and is readable)")]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the operating system said.
+        cause: std::io::Error,
+    },
+    /// A file or directory could not be written.
     #[error(
-        "cannot write {path}: {err} (check free space and permissions of the output directory)"
+        "cannot write {path}: {cause} (check free space and permissions of the output directory)"
     )]
-    Write { path: PathBuf, err: std::io::Error },
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the operating system said.
+        cause: std::io::Error,
+    },
+    /// A shared I/O step failed: an atomic write, a line file.
+    #[error(transparent)]
+    Io(#[from] hiercog_io::Error),
+    /// A line of a benchmark file is malformed.
     #[error("{path}:{line}: {message}")]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// 1-based line number.
         line: usize,
+        /// What is wrong.
         message: String,
     },
-    #[error("{count} {what} not in the taxonomy, e.g. {examples}: check the names (WordNet wnids look like n02084071) or pass --skip-unknown to drop them (they are listed in the report)")]
-    UnknownConcepts {
+    /// A name of the crate's vocabulary (IC source, cuts, preset, concept list) is unknown.
+    #[error("unknown {what} {value:?}: use {expected}")]
+    UnknownName {
+        /// What was being named (e.g. `IC source`).
         what: &'static str,
+        /// The name given.
+        value: String,
+        /// The names accepted.
+        expected: &'static str,
+    },
+    /// Concepts of an input are missing from the taxonomy.
+    #[error("{count} {what} not in the taxonomy, e.g. {examples}: check the names (WordNet wnids look like n02084071), or skip unknown names (`skip_unknown`: they are listed in the report)")]
+    UnknownConcepts {
+        /// Which input (`seen concepts`, `pool concepts`, ...).
+        what: &'static str,
+        /// How many are missing.
         count: usize,
+        /// The first few.
         examples: String,
     },
+    /// A concept list is empty.
     #[error("the {0} is empty: give at least one concept")]
     EmptyList(&'static str),
+    /// A parameter is out of range.
     #[error("invalid parameter: {0}")]
     InvalidParam(String),
-    #[error("only {eligible} concepts are eligible after the filters, fewer than the {wanted} that {levels} levels of {per_level} need: lower --per-level/--levels, loosen a filter, or pass --allow-smaller to cut {levels} equal levels of {eligible}/{levels} concepts")]
+    /// Fewer concepts survive the filters than the cuts ask for.
+    #[error("only {eligible} concepts are eligible after the filters, fewer than the {wanted} that {levels} levels of {per_level} need: ask for fewer or smaller levels, loosen a filter, or allow smaller levels (`allow_smaller`: {levels} equal levels of {eligible}/{levels} concepts)")]
     TooFewEligible {
+        /// Concepts left by the filters.
         eligible: usize,
+        /// Concepts the cuts need.
         wanted: usize,
+        /// Levels asked for.
         levels: usize,
+        /// Concepts per level asked for.
         per_level: usize,
     },
-    #[error("level {level} is empty with these cut points (similarities of eligible concepts span {min:.4}..{max:.4}): choose other cut points or pass --allow-smaller")]
-    EmptyLevel { level: String, min: f64, max: f64 },
+    /// A level of threshold cuts holds no concept.
+    #[error("level {level} is empty with these cut points (similarities of eligible concepts span {min:.4}..{max:.4}): choose other cut points or allow empty levels (`allow_smaller`)")]
+    EmptyLevel {
+        /// The empty level.
+        level: String,
+        /// Lowest eligible similarity.
+        min: f64,
+        /// Highest eligible similarity.
+        max: f64,
+    },
+    /// The filters removed every concept.
     #[error("no concept is eligible after the filters (see the filter report): loosen a filter")]
     NothingEligible,
-    #[error("the minimum image count filter needs image counts: pass --counts FILE or --images ROOT, or drop --min-images")]
-    MissingCounts,
-    #[error("image counts are needed for the information content `image-counts`: pass --counts FILE or --images ROOT")]
+    /// The `image-counts` IC was asked for without image counts.
+    #[error("the information content `image-counts` needs image counts: give a counts file or an image tree")]
     CountsNeededForIc,
-    #[error("concept {wnid} has {found} images under {dir}, fewer than the {needed} a split needs ({test} test + at least 1 train): raise --min-images so such concepts are filtered out, or lower --test-images")]
+    /// A concept has too few images for its train/test split.
+    #[error("concept {wnid} has {found} images under {dir}, fewer than the {needed} a split needs ({test} test + at least 1 train): raise the minimum image count so that such concepts are filtered out, or take fewer test images per concept")]
     TooFewImages {
+        /// The concept.
         wnid: String,
+        /// Images found.
         found: usize,
+        /// Images needed.
         needed: usize,
+        /// Test images per concept.
         test: usize,
+        /// The concept's folder.
         dir: PathBuf,
     },
+    /// An image tree has no concept folder.
     #[error("no concept folder under {0}: expected one sub-directory of images per concept (ROOT/<wnid>/*.JPEG)")]
     NoConceptFolders(PathBuf),
-    #[error("{path} already exists: pass --force to replace it, or choose another --out")]
-    OutputExists { path: PathBuf },
+    /// The output directory exists and may not be replaced.
+    #[error("{path} already exists: replace it (`force`) or choose another output directory")]
+    OutputExists {
+        /// The output directory.
+        path: PathBuf,
+    },
+    /// A directory is not a benchmark directory.
     #[error("{path} is not a hiercog benchmark directory ({reason}): build one with `hiercog cog build` or `hiercog cog import`")]
-    NotABenchmark { path: PathBuf, reason: String },
+    NotABenchmark {
+        /// The directory.
+        path: PathBuf,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// A level name is not one of the benchmark's.
     #[error("{path}: unknown level {level:?}: this benchmark has {available}")]
     UnknownLevel {
+        /// The benchmark directory.
         path: PathBuf,
+        /// The name given.
         level: String,
+        /// The benchmark's levels.
         available: String,
     },
-    #[error("{path}: the benchmark has no image splits: build it with --images ROOT, or import it with the official split file")]
-    NoSplits { path: PathBuf },
+    /// The benchmark has no image splits.
+    #[error("{path}: the benchmark has no image splits: build it from an image tree, or import it with the official split file")]
+    NoSplits {
+        /// The benchmark directory.
+        path: PathBuf,
+    },
+    /// An official file does not have the official shape.
     #[error("{path}: {message} (is this the official ImageNet-CoG file? see `hiercog cog import --help` for the expected shape)")]
-    OfficialShape { path: PathBuf, message: String },
+    OfficialShape {
+        /// The file.
+        path: PathBuf,
+        /// What differs.
+        message: String,
+    },
+    /// A level concept has no entry in the official split file.
     #[error("concept {wnid} of the level file has no entry in the split file {path}: use the split file that goes with the level file")]
-    MissingSplit { wnid: String, path: PathBuf },
+    MissingSplit {
+        /// The concept.
+        wnid: String,
+        /// The split file.
+        path: PathBuf,
+    },
+    /// An official pickle could not be read.
     #[error(transparent)]
     Pickle(#[from] hiercog_pickle::Error),
+    /// A taxonomy step failed.
     #[error(transparent)]
     Taxonomy(#[from] hiercog_taxonomy::Error),
+    /// A plot could not be drawn.
     #[error("cannot draw {what}: {message}")]
-    Plot { what: String, message: String },
-    #[error("{path}: invalid manifest JSON: {err} (the file was edited or written by another tool version)")]
+    Plot {
+        /// Which plot.
+        what: String,
+        /// What the plotting crate said.
+        message: String,
+    },
+    /// A manifest is not valid JSON.
+    #[error("{path}: invalid manifest JSON: {cause} (the file was edited or written by another tool version)")]
     Manifest {
+        /// The manifest.
         path: PathBuf,
-        err: serde_json::Error,
+        /// What the JSON parser said.
+        cause: serde_json::Error,
     },
 }
 
@@ -89,7 +185,7 @@ impl Error {
     pub(crate) fn read(path: &std::path::Path, source: std::io::Error) -> Self {
         Error::Read {
             path: path.to_path_buf(),
-            err: source,
+            cause: source,
         }
     }
 
@@ -97,7 +193,7 @@ impl Error {
     pub(crate) fn write(path: &std::path::Path, source: std::io::Error) -> Self {
         Error::Write {
             path: path.to_path_buf(),
-            err: source,
+            cause: source,
         }
     }
 

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use hiercog_io::{content_lines, LineFile};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -113,10 +114,8 @@ impl ConceptList {
 
     /// Reads a list file (format above); an empty list is an error.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| Error::parse(path, 1, format!("not UTF-8 text: {e}")))?;
-        let names = parse_names(text);
+        let file = LineFile::read(path)?;
+        let names = parse_names(file.text());
         if names.is_empty() {
             return Err(Error::parse(
                 path,
@@ -125,7 +124,11 @@ impl ConceptList {
             ));
         }
         Ok(ConceptList {
-            source: InputRef::new(path.display().to_string(), &bytes, names.len()),
+            source: InputRef::new(
+                path.display().to_string(),
+                file.text().as_bytes(),
+                names.len(),
+            ),
             names,
         })
     }
@@ -155,9 +158,8 @@ impl ConceptList {
 }
 
 fn parse_names(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|line| {
-            let line = line.split('#').next().unwrap_or("");
+    content_lines(text)
+        .filter_map(|(_, line)| {
             let name = line.split('\t').next().unwrap_or("").trim();
             (!name.is_empty()).then(|| name.to_string())
         })
@@ -188,47 +190,43 @@ impl ImageCounts {
 
     /// Reads a counts TSV (format above).
     pub fn from_file(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| Error::parse(path, 1, format!("not UTF-8 text: {e}")))?;
+        let file = LineFile::read(path)?;
         let mut counts = Vec::new();
         let mut seen = HashMap::new();
         let mut first = true;
-        for (i, line) in text.lines().enumerate() {
-            let line = line.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
-                continue;
-            }
+        for (number, line) in file.lines() {
             let mut fields = line.split('\t');
             let (Some(name), Some(count)) = (fields.next(), fields.next()) else {
-                return Err(Error::parse(
-                    path,
-                    i + 1,
-                    format!("expected `name<TAB>count`, found {line:?}"),
-                ));
+                return Err(file
+                    .error(number, format!("expected `name<TAB>count`, found {line:?}"))
+                    .into());
             };
             let (name, count) = (name.trim(), count.trim());
             if std::mem::take(&mut first) && count == "count" {
                 continue;
             }
             let n: u64 = count.parse().map_err(|_| {
-                Error::parse(
-                    path,
-                    i + 1,
+                file.error(
+                    number,
                     format!("image count {count:?} of {name} is not a non-negative integer"),
                 )
             })?;
-            if let Some(prev) = seen.insert(name.to_string(), i + 1) {
-                return Err(Error::parse(
-                    path,
-                    i + 1,
-                    format!("{name} is counted twice (first on line {prev})"),
-                ));
+            if let Some(prev) = seen.insert(name.to_string(), number) {
+                return Err(file
+                    .error(
+                        number,
+                        format!("{name} is counted twice (first on line {prev})"),
+                    )
+                    .into());
             }
             counts.push((name.to_string(), n));
         }
         Ok(Self::new(
-            InputRef::new(path.display().to_string(), &bytes, counts.len()),
+            InputRef::new(
+                path.display().to_string(),
+                file.text().as_bytes(),
+                counts.len(),
+            ),
             counts,
         ))
     }

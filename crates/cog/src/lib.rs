@@ -16,6 +16,8 @@
 //!
 //! [`LevelParams`] holds the hyper-parameters (presets [`LevelParams::imagenet_cog`] and
 //! [`LevelParams::generic`]); [`LevelBuilder`] is the validated form that builds a [`Benchmark`].
+//! The choices have names, parsed the same by every front end: [`IcSource`], [`CutStyle`],
+//! [`Preset`], [`ConceptSource`].
 
 mod benchmark;
 mod builder;
@@ -27,13 +29,14 @@ mod inputs;
 mod official;
 mod splits;
 mod summary;
+mod vocabulary;
 
 pub use benchmark::{
-    load_benchmark, Benchmark, Level, LevelSummary, Manifest, RankedConcept, RemovedConcept,
-    SimilarityStats, WriteOptions, FORMAT_VERSION,
+    load_benchmark, Benchmark, LabelledImages, Level, LevelSummary, Manifest, RankedConcept,
+    RemovedConcept, SimilarityStats, WriteOptions, FORMAT_VERSION,
 };
 pub use builder::{
-    BuildInputs, Cuts, IcSource, LevelBuilder, LevelParams, IMAGENET_COG_MIN_IMAGES, TIE_BREAKING,
+    BuildInputs, Cuts, LevelBuilder, LevelParams, IMAGENET_COG_MIN_IMAGES, TIE_BREAKING,
 };
 pub use compare::{compare, spearman, Comparison, LevelComparison};
 pub use error::{Error, Result};
@@ -48,3 +51,4 @@ pub use splits::{
     ConceptSplit, ImageTreeSplits, Split, SplitCounts, SplitItem, SplitParams, SplitSource,
     SplitsInfo,
 };
+pub use vocabulary::{ConceptSource, CutStyle, IcSource, Preset};

@@ -245,11 +245,17 @@ mod tests {
             },
         )
         .unwrap();
-        let msg = s.concept("a").unwrap_err().to_string();
-        assert!(
-            msg.contains("has 5 images") && msg.contains("--min-images"),
-            "{msg}"
+        let err = s.concept("a").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "concept a has 5 images under {}, fewer than the 6 a split needs (5 test + at \
+                 least 1 train): raise the minimum image count so that such concepts are \
+                 filtered out, or take fewer test images per concept",
+                t.path().join("a").display()
+            )
         );
+        assert!(std::error::Error::source(&err).is_none());
         assert!(matches!(
             s.concept("e").unwrap_err(),
             Error::TooFewImages { found: 0, .. }

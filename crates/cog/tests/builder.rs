@@ -206,7 +206,7 @@ fn too_few_eligible_is_an_error_unless_allowed() {
         ),
         "{msg}"
     );
-    assert!(msg.contains("--allow-smaller"), "{msg}");
+    assert!(msg.contains("`allow_smaller`"), "{msg}");
     let b = build(
         &tax,
         LevelParams::generic(5, 30).allow_smaller(true),
@@ -235,7 +235,7 @@ fn unknown_names_fail_with_examples_or_are_skipped_and_reported() {
         msg.contains("2 pool concepts are not in the taxonomy") && msg.contains("zebra, yak"),
         "{msg}"
     );
-    assert!(msg.contains("--skip-unknown"), "{msg}");
+    assert!(msg.contains("`skip_unknown`"), "{msg}");
     let b = build(
         &tax,
         LevelParams::generic(4, 12).skip_unknown(true),

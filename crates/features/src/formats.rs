@@ -2,9 +2,10 @@
 
 use std::fs::File;
 use std::io::{BufReader, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
+use hiercog_io::{write_atomic, write_atomic_with, AtomicPath};
 use hiercog_pickle::{Tensor, Value};
 use memmap2::Mmap;
 use npyz::WriterBuilder;
@@ -51,10 +52,10 @@ impl Format {
             Some("npz") => Ok(Format::Npz),
             Some("safetensors") => Ok(Format::Safetensors),
             Some("pth") | Some("pt") => Ok(Format::Pth),
-            _ if !path.exists() => Err(Error::Io {
-                path: path.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
-            }),
+            _ if !path.exists() => Err(Error::read(path)(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such file or directory",
+            ))),
             _ => Err(Error::format(
                 path,
                 "unknown feature file: give a directory with X.npy and Y.npy, or a .npz, .safetensors or .pth file",
@@ -92,7 +93,7 @@ fn classes_file(path: &Path) -> Result<Option<Vec<String>>> {
                 .collect(),
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path)(e)),
+        Err(e) => Err(Error::read(path)(e)),
     }
 }
 
@@ -151,7 +152,7 @@ fn npy_labels<R: std::io::Read>(npy: npyz::NpyFile<R>, path: &Path) -> Result<Ve
             ))
         }
     }
-    .map_err(Error::io(path))?;
+    .map_err(Error::read(path))?;
     labels_from_i64(values, path)
 }
 
@@ -177,7 +178,7 @@ fn npy_features<R: std::io::Read>(npy: npyz::NpyFile<R>, path: &Path) -> Result<
             ))
         }
     }
-    .map_err(Error::io(path))?;
+    .map_err(Error::read(path))?;
     Ok((values, dim))
 }
 
@@ -193,17 +194,17 @@ fn matrix_dim(shape: &[u64], path: &Path) -> Result<usize> {
 
 fn load_npy_dir(dir: &Path) -> Result<FeatureSet> {
     let (xp, yp) = (dir.join("X.npy"), dir.join("Y.npy"));
-    let mut file = File::open(&xp).map_err(Error::io(&xp))?;
+    let mut file = File::open(&xp).map_err(Error::read(&xp))?;
     let npy = npyz::NpyFile::new(&mut file)
         .map_err(|e| Error::format(&xp, format!("not a .npy file: {e}")))?;
     let shape = npy.shape().to_vec();
     let dim = matrix_dim(&shape, &xp)?;
     let x = if type_str(&npy) == "<f4" && npy.order() == npyz::Order::C {
         // Memory-map the data: no copy of a multi-gigabyte matrix.
-        let offset = file.stream_position().map_err(Error::io(&xp))? as usize;
+        let offset = file.stream_position().map_err(Error::read(&xp))? as usize;
         // SAFETY: the file is opened read-only; hiercog never writes a feature file in place
         // (saves go to a temporary file renamed over it), so the mapping stays consistent.
-        let map = unsafe { Mmap::map(&file) }.map_err(Error::io(&xp))?;
+        let map = unsafe { Mmap::map(&file) }.map_err(Error::read(&xp))?;
         let len = (shape[0] * shape[1]) as usize;
         if map.len() < offset + 4 * len {
             return Err(Error::format(
@@ -216,12 +217,12 @@ fn load_npy_dir(dir: &Path) -> Result<FeatureSet> {
         }
         Matrix::mapped(map, offset, len)
     } else {
-        let file = File::open(&xp).map_err(Error::io(&xp))?;
+        let file = File::open(&xp).map_err(Error::read(&xp))?;
         let npy = npyz::NpyFile::new(BufReader::new(file))
             .map_err(|e| Error::format(&xp, e.to_string()))?;
         Matrix::Owned(npy_features(npy, &xp)?.0)
     };
-    let yfile = File::open(&yp).map_err(Error::io(&yp))?;
+    let yfile = File::open(&yp).map_err(Error::read(&yp))?;
     let ynpy = npyz::NpyFile::new(BufReader::new(yfile))
         .map_err(|e| Error::format(&yp, format!("not a .npy file: {e}")))?;
     let labels = npy_labels(ynpy, &yp)?;
@@ -240,12 +241,12 @@ fn load_npz(path: &Path) -> Result<FeatureSet> {
     };
     let x = npz
         .by_name("X")
-        .map_err(Error::io(path))?
+        .map_err(Error::read(path))?
         .ok_or_else(|| missing("X"))?;
     let (x, dim) = npy_features(x, path)?;
     let y = npz
         .by_name("Y")
-        .map_err(Error::io(path))?
+        .map_err(Error::read(path))?
         .ok_or_else(|| missing("Y"))?;
     let labels = npy_labels(y, path)?;
     let classes = classes_file(&path.with_file_name("classes.txt"))?;
@@ -253,9 +254,9 @@ fn load_npz(path: &Path) -> Result<FeatureSet> {
 }
 
 fn load_safetensors(path: &Path) -> Result<FeatureSet> {
-    let file = File::open(path).map_err(Error::io(path))?;
+    let file = File::open(path).map_err(Error::read(path))?;
     // SAFETY: read-only mapping of a file hiercog never modifies in place.
-    let map = unsafe { Mmap::map(&file) }.map_err(Error::io(path))?;
+    let map = unsafe { Mmap::map(&file) }.map_err(Error::read(path))?;
     let st = SafeTensors::deserialize(&map)
         .map_err(|e| Error::format(path, format!("not a safetensors file: {e}")))?;
     let tensor = |name: &str| {
@@ -342,27 +343,6 @@ fn load_pth(path: &Path) -> Result<FeatureSet> {
     )
 }
 
-/// Writes `bytes` produced by `fill` to `path` through a temporary file in the same directory.
-fn write_atomically(
-    path: &Path,
-    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
-) -> Result<()> {
-    let dir = parent(path);
-    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(Error::io(dir))?;
-    fill(tmp.as_file_mut())
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(Error::io(path))?;
-    tmp.persist(path).map_err(|e| Error::io(path)(e.error))?;
-    Ok(())
-}
-
-fn parent(path: &Path) -> &Path {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-}
-
 fn write_npy_x(f: &mut File, set: &FeatureSet) -> std::io::Result<()> {
     let mut w = npyz::WriteOptions::new()
         .default_dtype()
@@ -393,27 +373,24 @@ pub(crate) fn save(set: &FeatureSet, path: &Path, format: Format) -> Result<()> 
     match format {
         Format::Npy => {
             // Build the directory beside the target, then swap it in.
-            let dir = parent(path);
-            std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-            let tmp = tempfile::Builder::new()
-                .prefix(".features-")
-                .tempdir_in(dir)
-                .map_err(Error::io(dir))?;
-            write_atomically(&tmp.path().join("X.npy"), |f| write_npy_x(f, set))?;
-            write_atomically(&tmp.path().join("Y.npy"), |f| write_npy_y(f, set))?;
+            let tmp = AtomicPath::new(path)?;
+            let dir = tmp.path();
+            std::fs::create_dir(dir).map_err(Error::write(dir))?;
+            let file = |name: &str| -> Result<File> {
+                let p = dir.join(name);
+                File::create(&p).map_err(Error::write(p))
+            };
+            write_npy_x(&mut file("X.npy")?, set).map_err(Error::write(path))?;
+            write_npy_y(&mut file("Y.npy")?, set).map_err(Error::write(path))?;
             if let Some(text) = classes_text(set) {
-                write_atomically(&tmp.path().join("classes.txt"), |f| {
-                    f.write_all(text.as_bytes())
-                })?;
+                file("classes.txt")?
+                    .write_all(text.as_bytes())
+                    .map_err(Error::write(path))?;
             }
-            if path.exists() {
-                std::fs::remove_dir_all(path).map_err(Error::io(path))?;
-            }
-            let kept: PathBuf = tmp.keep();
-            std::fs::rename(&kept, path).map_err(Error::io(path))
+            Ok(tmp.commit()?)
         }
         Format::Npz => {
-            write_atomically(path, |f| {
+            write_atomic_with(path, |f| {
                 let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(f));
                 let mut x = npz
                     .array::<f32>("X", Default::default())?
@@ -431,9 +408,7 @@ pub(crate) fn save(set: &FeatureSet, path: &Path, format: Format) -> Result<()> 
                 y.finish()
             })?;
             if let Some(text) = classes_text(set) {
-                write_atomically(&path.with_file_name("classes.txt"), |f| {
-                    f.write_all(text.as_bytes())
-                })?;
+                write_atomic(&path.with_file_name("classes.txt"), text.as_bytes())?;
             }
             Ok(())
         }
@@ -465,7 +440,7 @@ pub(crate) fn save(set: &FeatureSet, path: &Path, format: Format) -> Result<()> 
                 classes_text(set).map(|c| [("classes".to_string(), c)].into_iter().collect());
             let bytes =
                 safetensors::serialize(tensors, meta).map_err(|e| Error::Invalid(e.to_string()))?;
-            write_atomically(path, |f| f.write_all(&bytes))
+            Ok(write_atomic(path, &bytes)?)
         }
         Format::Pth => {
             let labels: Vec<i64> = set.labels.iter().map(|&l| l as i64).collect();

@@ -32,6 +32,16 @@ impl FromStr for Preprocess {
     }
 }
 
+impl std::fmt::Display for Preprocess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Preprocess::L2 => "l2",
+            Preprocess::Standardize => "standardize",
+            Preprocess::None => "none",
+        })
+    }
+}
+
 /// A preprocessing with its train statistics.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FittedPreprocess {

@@ -1,8 +1,8 @@
 //! Resumable sharded output: extraction appends rows; every `rows_per_shard` rows become one
 //! shard file, written atomically and then recorded in `shards.json`. After a crash, the rows of
-//! recorded shards are kept and the extraction resumes after them.
+//! recorded shards are kept and the extraction resumes after them; the temporaries of a write that
+//! was killed midway are swept when the writer reopens the directory.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -42,7 +42,9 @@ impl ShardWriter {
                 "shard writer needs dim > 0 and rows per shard > 0 (got {dim}, {rows_per_shard})"
             )));
         }
-        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        std::fs::create_dir_all(dir).map_err(Error::write(dir))?;
+        // The directory belongs to this writer: what a killed one was writing is garbage.
+        hiercog_io::sweep_temporaries(dir)?;
         let mpath = dir.join(MANIFEST);
         let manifest = match std::fs::read_to_string(&mpath) {
             Ok(text) => {
@@ -71,7 +73,7 @@ impl ShardWriter {
             if !p.exists() {
                 break;
             }
-            std::fs::remove_file(&p).map_err(Error::io(&p))?;
+            std::fs::remove_file(&p).map_err(Error::write(&p))?;
         }
         Ok(ShardWriter {
             dir: dir.to_path_buf(),
@@ -117,13 +119,7 @@ impl ShardWriter {
         self.manifest.shards.push(rows);
         let mpath = self.dir.join(MANIFEST);
         let text = serde_json::to_string(&self.manifest).expect("manifest serializes");
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(Error::io(&self.dir))?;
-        tmp.write_all(text.as_bytes())
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(Error::io(&mpath))?;
-        tmp.persist(&mpath)
-            .map_err(|e| Error::io(&mpath)(e.error))?;
-        Ok(())
+        Ok(hiercog_io::write_atomic(&mpath, text.as_bytes())?)
     }
 
     /// Writes the remaining rows, joins all shards into one feature set saved in `format` under the
@@ -145,10 +141,10 @@ impl ShardWriter {
         set.save(&out, format)?;
         for i in 0..self.manifest.shards.len() {
             let p = shard_path(&self.dir, i);
-            std::fs::remove_file(&p).map_err(Error::io(&p))?;
+            std::fs::remove_file(&p).map_err(Error::write(&p))?;
         }
         let mpath = self.dir.join(MANIFEST);
-        std::fs::remove_file(&mpath).map_err(Error::io(&mpath))?;
+        std::fs::remove_file(&mpath).map_err(Error::write(&mpath))?;
         Ok(out)
     }
 }

@@ -66,6 +66,18 @@ fn clear_errors_name_the_problem() {
         .unwrap_err()
         .to_string();
     assert!(msg.contains("missing.npz"), "{msg}");
+    let err = FeatureSet::load(&fixture("missing.bin")).unwrap_err();
+    assert_eq!(
+        format!("{err}"),
+        format!(
+            "cannot read {}: no such file or directory",
+            fixture("missing.bin").display()
+        )
+    );
+    assert!(
+        std::error::Error::source(&err).is_none(),
+        "cause printed once"
+    );
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("bad.safetensors"), b"not safetensors").unwrap();
     let msg = FeatureSet::load(&tmp.path().join("bad.safetensors"))
@@ -88,9 +100,13 @@ fn shard_writer_resumes_after_a_crash() {
     }
     // A stray shard file past the manifest (crash between writing and recording) is discarded.
     std::fs::write(dir.join("shard-00001.safetensors"), b"partial").unwrap();
+    // A `kill -9` during a shard write leaves its temporary: swept on reopening.
+    let orphan = dir.join(".shard-00001.safetensors.tmp-999999999-0.safetensors");
+    std::fs::write(&orphan, b"half").unwrap();
     let mut w = ShardWriter::open(&dir, 3, 2).unwrap();
     assert_eq!(w.completed_rows(), 2);
     assert!(!dir.join("shard-00001.safetensors").exists());
+    assert!(!orphan.exists(), "stale temporary swept");
     w.write_batch(&x[6..], &labels[2..]).unwrap();
     let out = w
         .finish(Format::Npy, &["a".into(), "b".into(), "c".into()])

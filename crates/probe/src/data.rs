@@ -3,7 +3,7 @@
 //! Solvers take a [`Samples`] view, not a file type, so the same code serves feature files,
 //! in-memory subsets (splits, few-shot draws) and the training loop of later milestones.
 
-use crate::error::{ProbeError, Result};
+use crate::error::{Error, Result};
 
 /// A borrowed labelled matrix: `x` is row-major `rows × dim`, `labels[i] < num_classes`.
 #[derive(Clone, Copy, Debug)]
@@ -18,12 +18,12 @@ impl<'a> Samples<'a> {
     /// Checks shapes and label range once, so solvers can index without further checks.
     pub fn new(x: &'a [f32], labels: &'a [u32], dim: usize, num_classes: usize) -> Result<Self> {
         if dim == 0 || num_classes == 0 {
-            return Err(ProbeError::InvalidData(format!(
+            return Err(Error::InvalidData(format!(
                 "dim ({dim}) and num_classes ({num_classes}) must be positive"
             )));
         }
         if x.len() != labels.len() * dim {
-            return Err(ProbeError::InvalidData(format!(
+            return Err(Error::InvalidData(format!(
                 "{} labels need {} feature values at dim {dim}, got {}",
                 labels.len(),
                 labels.len() * dim,
@@ -35,7 +35,7 @@ impl<'a> Samples<'a> {
             .enumerate()
             .find(|(_, &l)| l as usize >= num_classes)
         {
-            return Err(ProbeError::InvalidData(format!(
+            return Err(Error::InvalidData(format!(
                 "row {row} has label {l} but there are only {num_classes} classes (labels must be 0..{num_classes})"
             )));
         }

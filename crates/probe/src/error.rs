@@ -1,10 +1,8 @@
 //! The probe's error type: every variant says what was wrong and how to fix it.
 
-use thiserror::Error;
-
 /// Errors of the probe crate (bad parameters, bad data, a diverged solver).
-#[derive(Debug, Error)]
-pub enum ProbeError {
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
     /// A hyper-parameter is outside its valid range.
     #[error("invalid parameter `{name}` = {value}: {hint}")]
     InvalidParam {
@@ -18,7 +16,7 @@ pub enum ProbeError {
     /// A few-shot draw asked for more samples than a class has.
     #[error(
         "class {class} has only {available} training samples but {shots}-shot needs {shots}; \
-         pass allow_fewer (`--allow-fewer`) to use all {available}, or pick fewer shots"
+         allow fewer (`allow_fewer`) to use all {available}, or pick fewer shots"
     )]
     TooFewSamples {
         class: u32,
@@ -40,4 +38,4 @@ pub enum ProbeError {
 }
 
 /// Result alias of this crate.
-pub type Result<T> = std::result::Result<T, ProbeError>;
+pub type Result<T> = std::result::Result<T, Error>;

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Samples;
-use crate::error::{ProbeError, Result};
+use crate::error::{Error, Result};
 use crate::metrics::TopK;
 use crate::objective::{clear_upper_simd_state, matmul_rows};
 
@@ -50,7 +50,7 @@ impl KnnParams {
     /// returns the top-`keep` classes per row.
     pub fn predict_topk(&self, train: Samples<'_>, test_x: &[f32], keep: usize) -> Result<TopK> {
         if self.k == 0 || self.temperature.is_nan() || self.temperature <= 0.0 {
-            return Err(ProbeError::InvalidParam {
+            return Err(Error::InvalidParam {
                 name: "knn",
                 value: format!("k={} T={}", self.k, self.temperature),
                 hint: "k must be >= 1 and the temperature > 0",
@@ -58,7 +58,7 @@ impl KnnParams {
         }
         let (n, d, c) = (train.rows(), train.dim(), train.num_classes());
         if test_x.len() % d != 0 || n == 0 {
-            return Err(ProbeError::InvalidData(format!(
+            return Err(Error::InvalidData(format!(
                 "k-NN needs a non-empty train set and {d}-d test rows ({} values given)",
                 test_x.len()
             )));

@@ -24,7 +24,7 @@ mod protocol;
 mod sampling;
 
 pub use data::{OwnedSamples, Samples};
-pub use error::{ProbeError, Result};
+pub use error::{Error, Result};
 pub use knn::KnnParams;
 pub use logreg::{
     zero_weight_gradient_scale, FitInfo, FittedLogReg, LbfgsParams, LogisticRegressionParams,

@@ -23,7 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Samples;
-use crate::error::{ProbeError, Result};
+use crate::error::{Error, Result};
 use crate::metrics::TopK;
 use crate::objective::{
     column_sums, cross_entropy, dot, line_cross_entropy, logits, softmax_residual, xt_times,
@@ -103,7 +103,7 @@ fn positive(name: &'static str, v: f64, allow_zero: bool) -> Result<()> {
     if v.is_finite() && (v > 0.0 || (allow_zero && v == 0.0)) {
         Ok(())
     } else {
-        Err(ProbeError::InvalidParam {
+        Err(Error::InvalidParam {
             name,
             value: v.to_string(),
             hint: if allow_zero {
@@ -119,7 +119,7 @@ fn at_least_one(name: &'static str, v: usize) -> Result<()> {
     if v >= 1 {
         Ok(())
     } else {
-        Err(ProbeError::InvalidParam {
+        Err(Error::InvalidParam {
             name,
             value: v.to_string(),
             hint: "must be at least 1",
@@ -141,7 +141,7 @@ impl LogisticRegressionParams {
                 positive("lr", p.lr, false)?;
                 positive("weight_decay", p.weight_decay, true)?;
                 if !(0.0..1.0).contains(&p.momentum) {
-                    return Err(ProbeError::InvalidParam {
+                    return Err(Error::InvalidParam {
                         name: "momentum",
                         value: p.momentum.to_string(),
                         hint: "must be in [0, 1)",
@@ -193,11 +193,11 @@ impl LogisticRegressionParams {
         on_step: &mut dyn FnMut(usize, usize),
     ) -> Result<FittedLogReg> {
         if data.rows() == 0 {
-            return Err(ProbeError::InvalidData("cannot fit on zero rows".into()));
+            return Err(Error::InvalidData("cannot fit on zero rows".into()));
         }
         if let Some(m) = init {
             if m.dim != data.dim() || m.num_classes != data.num_classes() {
-                return Err(ProbeError::InvalidData(format!(
+                return Err(Error::InvalidData(format!(
                     "warm start is {}x{} but the data is {}-d with {} classes",
                     m.dim,
                     m.num_classes,
@@ -289,7 +289,7 @@ impl FittedLogReg {
 
     fn check_x(&self, x: &[f32]) -> Result<usize> {
         if x.len() % self.dim != 0 {
-            return Err(ProbeError::InvalidData(format!(
+            return Err(Error::InvalidData(format!(
                 "{} values is not a whole number of {}-d rows",
                 x.len(),
                 self.dim
@@ -324,7 +324,7 @@ impl FittedLogReg {
     /// Top-`k` predictions and the mean cross-entropy, scored in bounded-memory chunks.
     pub fn evaluate(&self, data: Samples<'_>, k: usize) -> Result<(TopK, f64)> {
         if data.num_classes() != self.num_classes {
-            return Err(ProbeError::InvalidData(format!(
+            return Err(Error::InvalidData(format!(
                 "the data has {} classes but the classifier {}",
                 data.num_classes(),
                 self.num_classes
@@ -511,7 +511,7 @@ fn fit_lbfgs(
     let mut converged = false;
     while iterations < p.max_iter {
         if !f.is_finite() {
-            return Err(ProbeError::NonFinite {
+            return Err(Error::NonFinite {
                 loss: f,
                 stage: format!("L-BFGS iteration {iterations}"),
             });
@@ -871,10 +871,7 @@ mod tests {
             lr: -1.0,
             ..SgdParams::default()
         }));
-        assert!(matches!(
-            bad,
-            Err(ProbeError::InvalidParam { name: "lr", .. })
-        ));
+        assert!(matches!(bad, Err(Error::InvalidParam { name: "lr", .. })));
         assert!(LogisticRegressionParams::lbfgs_with_c(0.0, 10, 1e-4, 10).is_err());
     }
 

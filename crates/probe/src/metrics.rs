@@ -9,7 +9,7 @@
 use hiercog_taxonomy::DistanceMatrix;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ProbeError, Result};
+use crate::error::{Error, Result};
 
 /// The `k` best classes of each row (row-major `rows × k`, best first).
 #[derive(Clone, Debug, PartialEq)]
@@ -77,7 +77,7 @@ pub struct HierarchicalMetrics {
 
 fn check(topk: &TopK, labels: &[u32], dist: &DistanceMatrix) -> Result<()> {
     if topk.rows() != labels.len() {
-        return Err(ProbeError::InvalidData(format!(
+        return Err(Error::InvalidData(format!(
             "{} prediction rows for {} labels",
             topk.rows(),
             labels.len()
@@ -90,7 +90,7 @@ fn check(topk: &TopK, labels: &[u32], dist: &DistanceMatrix) -> Result<()> {
         .chain(labels)
         .find(|&&j| j as usize >= c)
     {
-        return Err(ProbeError::DistanceShape {
+        return Err(Error::DistanceShape {
             got: c,
             expected: bad as usize + 1,
         });

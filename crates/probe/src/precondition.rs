@@ -16,7 +16,7 @@ use faer::linalg::evd;
 use faer::{Mat, MatRef, Par};
 
 use crate::data::Samples;
-use crate::error::{ProbeError, Result};
+use crate::error::{Error, Result};
 use crate::objective::{clear_upper_simd_state, column_sums, matmul_rows, xt_times};
 
 /// `Q` and `Λ` of the augmented second-moment matrix `A = X̃ᵀX̃/N` of one data set.
@@ -44,7 +44,7 @@ impl CovariancePreconditioner {
     pub fn fit(data: Samples<'_>) -> Result<Self> {
         let (n, d) = (data.rows(), data.dim());
         if n == 0 {
-            return Err(ProbeError::InvalidData(
+            return Err(Error::InvalidData(
                 "cannot build a preconditioner from zero rows".into(),
             ));
         }
@@ -79,7 +79,7 @@ impl CovariancePreconditioner {
             Default::default(),
         )
         .map_err(|e| {
-            ProbeError::InvalidData(format!(
+            Error::InvalidData(format!(
                 "eigendecomposition of the {size}x{size} feature second-moment matrix failed \
                  ({e:?}); check the features for huge values"
             ))
@@ -134,7 +134,7 @@ impl CovariancePreconditioner {
         if self.dim() == dim {
             Ok(())
         } else {
-            Err(ProbeError::InvalidData(format!(
+            Err(Error::InvalidData(format!(
                 "the preconditioner was built for {}-d features but the data is {dim}-d",
                 self.dim()
             )))

@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Samples;
-use crate::error::{ProbeError, Result};
+use crate::error::{Error, Result};
 use crate::knn::KnnParams;
 use crate::logreg::{
     zero_weight_gradient_scale, FitInfo, FittedLogReg, LbfgsParams, LogisticRegressionParams,
@@ -43,6 +43,30 @@ pub enum SolverKind {
     Fast,
     /// The reference's SGD with random search over (lr, weight decay).
     Sgd,
+}
+
+impl std::str::FromStr for SolverKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "fast" => Ok(SolverKind::Fast),
+            "sgd" => Ok(SolverKind::Sgd),
+            _ => Err(Error::InvalidParam {
+                name: "solver",
+                value: format!("{s:?}"),
+                hint: "use fast or sgd",
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for SolverKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SolverKind::Fast => "fast",
+            SolverKind::Sgd => "sgd",
+        })
+    }
 }
 
 /// Search space and budget of the `fast` solver's regularisation path.
@@ -259,7 +283,7 @@ fn log_grid(hi: f64, lo: f64, n: usize) -> Vec<f64> {
 }
 
 fn check_config(cfg: &ProtocolConfig) -> Result<()> {
-    let bad = |name, value: String, hint| Err(ProbeError::InvalidParam { name, value, hint });
+    let bad = |name, value: String, hint| Err(Error::InvalidParam { name, value, hint });
     match cfg.solver {
         SolverKind::Fast => {
             let f = &cfg.fast;
@@ -311,7 +335,7 @@ pub fn run_protocol(
     check_config(cfg)?;
     let config_in = cfg;
     if train.dim() != test.dim() || train.num_classes() != test.num_classes() {
-        return Err(ProbeError::InvalidData(format!(
+        return Err(Error::InvalidData(format!(
             "train is {}-d with {} classes but test is {}-d with {} classes",
             train.dim(),
             train.num_classes(),
@@ -321,7 +345,7 @@ pub fn run_protocol(
     }
     if let Some(d) = dist {
         if d.len() != train.num_classes() {
-            return Err(ProbeError::DistanceShape {
+            return Err(Error::DistanceShape {
                 got: d.len(),
                 expected: train.num_classes(),
             });
@@ -511,7 +535,7 @@ fn search(
                 )
             }
             Ok(m) => (None, None, m.info.iterations, None),
-            Err(ProbeError::NonFinite { .. }) => (None, None, 0, None),
+            Err(Error::NonFinite { .. }) => (None, None, 0, None),
             Err(e) => return Err(e),
         };
         progress(ProgressEvent::FitFinished {
@@ -556,7 +580,7 @@ fn search(
         }
     }
     let Some((_, idx, warm)) = best else {
-        return Err(ProbeError::NonFinite {
+        return Err(Error::NonFinite {
             loss: f64::NAN,
             stage: format!("every one of the {} search trials", trials.len()),
         });

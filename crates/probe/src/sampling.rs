@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::Samples;
-use crate::error::{ProbeError, Result};
+use crate::error::{Error, Result};
 
 /// Row indices of a train/val split.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,7 +21,7 @@ pub struct Split {
 /// validation row; an entirely empty validation set is an error.
 pub fn stratified_split(data: Samples<'_>, fraction: f64, seed: u64) -> Result<Split> {
     if !(fraction > 0.0 && fraction < 1.0) {
-        return Err(ProbeError::InvalidParam {
+        return Err(Error::InvalidParam {
             name: "val_fraction",
             value: fraction.to_string(),
             hint: "must be strictly between 0 and 1",
@@ -39,7 +39,7 @@ pub fn stratified_split(data: Samples<'_>, fraction: f64, seed: u64) -> Result<S
         split.train.extend_from_slice(&rows[n_val..]);
     }
     if split.val.is_empty() {
-        return Err(ProbeError::EmptyValidation {
+        return Err(Error::EmptyValidation {
             rows: data.rows(),
             fraction,
         });
@@ -59,7 +59,7 @@ pub fn few_shot(
     seed: u64,
 ) -> Result<Vec<usize>> {
     if shots == 0 {
-        return Err(ProbeError::InvalidParam {
+        return Err(Error::InvalidParam {
             name: "shots",
             value: "0".into(),
             hint: "must be at least 1",
@@ -75,7 +75,7 @@ pub fn few_shot(
     let mut out = Vec::with_capacity(shots * data.num_classes());
     for (class, mut idx) in by_class.into_iter().enumerate() {
         if idx.len() < shots && !allow_fewer {
-            return Err(ProbeError::TooFewSamples {
+            return Err(Error::TooFewSamples {
                 class: class as u32,
                 available: idx.len(),
                 shots,
@@ -124,7 +124,7 @@ mod tests {
         assert_eq!(draw.len(), 3 * small);
         assert!(matches!(
             few_shot(s, None, small + 1, false, 1),
-            Err(ProbeError::TooFewSamples { .. })
+            Err(Error::TooFewSamples { .. })
         ));
         assert!(few_shot(s, None, small + 1, true, 1).unwrap().len() > 3 * small);
     }

@@ -4,13 +4,11 @@
 //! [`table::fmt_mean_std`] formats per-seed results as `"71.3 ± 0.4"`. [`plot`] draws the report's figures
 //! (few-shot [`plot::line`] curves, level-similarity [`plot::histogram`]s, grouped [`plot::bars`] comparing
 //! backbones) to both PNG and SVG with a bundled font, so no system font or fontconfig is needed.
-//! Every file is written atomically (temporary file, then rename; [`write_atomic`] for other report
-//! files): an interrupted run never leaves a half-written figure behind.
+//! Every figure is written atomically (`hiercog-io`): an interrupted run never leaves a half-written
+//! figure behind.
 
 mod error;
-mod io;
 pub mod plot;
 pub mod table;
 
 pub use error::{Error, Result};
-pub use io::write_atomic;

@@ -12,7 +12,8 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::io::{commit, ensure_parent, temp_path, write_atomic};
+use hiercog_io::{write_atomic, AtomicPath};
+
 use crate::{Error, Result};
 
 /// One line of a [`line`] plot.
@@ -104,23 +105,20 @@ fn render(stem: &Path, fig: &impl Figure) -> Result<Vec<PathBuf>> {
     register_font();
     let png = with_ext(stem, "png");
     let svg = with_ext(stem, "svg");
-    ensure_parent(&png)?;
     let plot_err = |path: &Path| {
         let path = path.to_path_buf();
         move |message: String| Error::Plot { path, message }
     };
 
-    let tmp = temp_path(&png);
+    // The temporary keeps the `.png` extension: the encoder picks the format from it.
+    let tmp = AtomicPath::new(&png)?;
     let drawn = (|| {
-        let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
+        let root = BitMapBackend::new(tmp.path(), SIZE).into_drawing_area();
         fig.draw(&root)?;
         root.present().map_err(e)
     })();
-    if let Err(message) = drawn {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(plot_err(&png)(message));
-    }
-    commit(&tmp, &png)?;
+    drawn.map_err(plot_err(&png))?;
+    tmp.commit()?;
 
     let mut text = String::new();
     {

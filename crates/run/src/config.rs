@@ -4,6 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use hiercog_cog::{ConceptSource, CutStyle, IcSource, Preset};
+use hiercog_features::Preprocess;
+use hiercog_probe::SolverKind;
+use hiercog_taxonomy::Measure;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -96,23 +100,28 @@ pub struct LevelsConfig {
     /// `build`: rank the pool with the level builder; `official`: import the official CoG pickles;
     /// `dir`: an existing hiercog benchmark directory.
     pub source: LevelSource,
-    /// Seen concepts: `synthetic` (the synthetic set's default seen concepts), `imagenet1k`, or a wnid-list file.
-    pub seen: String,
-    /// Candidate pool: `synthetic`, `imagenet21k`, or a wnid-list file.
-    pub pool: String,
-    /// Level-builder preset whose filters and IC are used (`imagenet-cog`, or `plain`: only drop seen concepts).
-    pub preset: String,
+    /// Seen concepts: `synthetic` (the synthetic set's default seen concepts), `imagenet1k`,
+    /// `images` (the concept folders of `images.root`) or a wnid-list file.
+    pub seen: ConceptSet,
+    /// Candidate pool: `synthetic`, `imagenet21k`, `images` or a wnid-list file.
+    pub pool: ConceptSet,
+    /// Level-builder preset whose filters are used: `imagenet-cog` or `generic` (drop the seen
+    /// concepts, their ancestors and the pool's non-leaves).
+    pub preset: Preset,
     /// Similarity ranking the pool: lin (CoG), res, jcn, wup, path, lch.
-    pub measure: String,
-    /// Information content of lin/res/jcn: `imagenet21k` (CoG: −log of the share of ImageNet-21K synsets
-    /// below a concept), `pool-subtree`, `intrinsic`, `semcor` or `image-counts`.
-    pub ic: String,
+    pub measure: Measure,
+    /// Information content of lin/res/jcn: `imagenet21k` (CoG: −log of the share of ImageNet-21K
+    /// synsets below a concept), `pool-subtree`, `intrinsic`, `semcor`, `image-counts` or
+    /// `counts:FILE`.
+    pub ic: IcSource,
     /// How the ranking is cut: `blocks` (the paper: consecutive blocks of `concepts_per_level` from
-    /// the most similar) or `spread` (K equal bands of the whole ranking, each sampled down to
-    /// `concepts_per_level`: levels span the full similarity range when more concepts are eligible).
-    pub cuts: String,
-    /// Number of levels and concepts per level.
+    /// the most similar), `spread` (K equal bands of the whole ranking, each sampled down to
+    /// `concepts_per_level`: levels span the full similarity range when more concepts are
+    /// eligible), `equal-width` or `thresholds:T1,T2,...`.
+    pub cuts: CutStyle,
+    /// Number of levels.
     pub levels: usize,
+    /// Concepts per level.
     pub concepts_per_level: usize,
     /// Official files (source = official).
     pub official_levels_pkl: Option<PathBuf>,
@@ -133,12 +142,12 @@ impl Default for LevelsConfig {
     fn default() -> Self {
         LevelsConfig {
             source: LevelSource::Build,
-            seen: "synthetic".into(),
-            pool: "synthetic".into(),
-            preset: "imagenet-cog".into(),
-            measure: "lin".into(),
-            ic: "imagenet21k".into(),
-            cuts: "spread".into(),
+            seen: ConceptSet::Synthetic,
+            pool: ConceptSet::Synthetic,
+            preset: Preset::ImagenetCog,
+            measure: Measure::Lin,
+            ic: IcSource::Imagenet21k,
+            cuts: CutStyle::Spread,
             levels: 4,
             concepts_per_level: 12,
             official_levels_pkl: None,
@@ -179,9 +188,9 @@ impl Default for ModelConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ProbeConfig {
     /// `fast` (hiercog's solver) or `sgd` (the reference protocol).
-    pub solver: String,
+    pub solver: SolverKind,
     /// `l2` (reference), `standardize` or `none`.
-    pub preprocess: String,
+    pub preprocess: Preprocess,
     /// Few-shot sizes (images per class); the all-data run is always done.
     pub shots: Vec<usize>,
     pub seeds: Vec<u64>,
@@ -192,12 +201,56 @@ pub struct ProbeConfig {
 impl Default for ProbeConfig {
     fn default() -> Self {
         ProbeConfig {
-            solver: "fast".into(),
-            preprocess: "l2".into(),
+            solver: SolverKind::Fast,
+            preprocess: Preprocess::L2,
             shots: vec![1, 2, 4, 8, 16],
             seeds: vec![22, 37, 45],
             knn: true,
         }
+    }
+}
+
+/// A concept set of the run: the synthetic image set's, or a list of `hiercog-cog`
+/// ([`ConceptSource`]). Written as its name: `synthetic`, `imagenet1k`, a path...
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConceptSet {
+    /// `synthetic`: the synthetic set's default seen concepts (as `seen`) or all its concepts (as
+    /// `pool`).
+    Synthetic,
+    /// Any name of [`ConceptSource`].
+    Listed(ConceptSource),
+}
+
+impl std::str::FromStr for ConceptSet {
+    type Err = hiercog_cog::Error;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "synthetic" => Ok(ConceptSet::Synthetic),
+            other => other.parse().map(ConceptSet::Listed),
+        }
+    }
+}
+
+impl std::fmt::Display for ConceptSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConceptSet::Synthetic => f.write_str("synthetic"),
+            ConceptSet::Listed(source) => source.fmt(f),
+        }
+    }
+}
+
+impl Serialize for ConceptSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConceptSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -216,9 +269,9 @@ impl RunConfig {
                 ..ImagesConfig::default()
             },
             levels: LevelsConfig {
-                seen: "imagenet1k".into(),
-                pool: "imagenet21k".into(),
-                cuts: "blocks".into(),
+                seen: ConceptSet::Listed(ConceptSource::Imagenet1k),
+                pool: ConceptSet::Listed(ConceptSource::Imagenet21k),
+                cuts: CutStyle::Blocks,
                 levels: 5,
                 concepts_per_level: 1000,
                 ..LevelsConfig::default()
@@ -247,10 +300,7 @@ impl RunConfig {
 
     /// Reads a TOML config; missing fields take their defaults, unknown fields are errors.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(hiercog_io::Error::read(path))?;
         toml::from_str(&text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -273,6 +323,34 @@ mod tests {
         assert_eq!(cfg, RunConfig::default());
         let again: RunConfig = toml::from_str(&cfg.to_toml()).unwrap();
         assert_eq!(again, cfg);
+    }
+
+    #[test]
+    fn the_default_config_is_written_with_names() {
+        let text = RunConfig::default().to_toml();
+        for line in [
+            "seen = \"synthetic\"",
+            "preset = \"imagenet-cog\"",
+            "measure = \"lin\"",
+            "ic = \"imagenet21k\"",
+            "cuts = \"spread\"",
+            "solver = \"fast\"",
+            "preprocess = \"l2\"",
+        ] {
+            assert!(text.contains(line), "{line} not in\n{text}");
+        }
+        let cog: RunConfig = toml::from_str(&RunConfig::imagenet_cog().to_toml()).unwrap();
+        assert_eq!(cog, RunConfig::imagenet_cog());
+    }
+
+    #[test]
+    fn a_misspelt_name_is_an_error_that_lists_the_names() {
+        let err = toml::from_str::<RunConfig>("[levels]\npreset = \"plain\"\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown level preset \"plain\": use imagenet-cog or generic"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hiercog_cog::{
-    count_images, imagenet21k_information_content, import_official, load_benchmark, Benchmark,
-    BuildInputs, ConceptList, Cuts, IcSource, ImageTreeSplits, LevelBuilder, LevelParams, Split,
-    SplitParams, SplitSource, WriteOptions,
+    count_images, import_official, load_benchmark, Benchmark, BuildInputs, ConceptList,
+    ConceptSource, ImageTreeSplits, LabelledImages, LevelBuilder, LevelParams, Split, SplitParams,
+    SplitSource, WriteOptions,
 };
 use hiercog_synth::{default_concepts, default_seen, generate, SynthParams};
-use hiercog_taxonomy::{Measure, Taxonomy};
+use hiercog_taxonomy::{Taxonomy, TaxonomySource};
 
-use crate::config::{ImageSource, LevelSource, RunConfig};
+use crate::config::{ConceptSet, ImageSource, LevelSource, RunConfig};
 use crate::layout::RunDir;
 use crate::{Error, Observer, Result};
 
@@ -24,8 +24,8 @@ pub(crate) fn images_root(cfg: &RunConfig, dir: &RunDir) -> Result<PathBuf> {
         ImageSource::Folders => {
             let root = cfg.images.root.clone().ok_or_else(|| {
                 Error::Invalid(
-                    "images.source = \"folders\" needs images.root (or --images-root): the folder of \
-                     the unseen concepts' images, one sub-folder per wnid (ImageNet-21K layout)"
+                    "images.source = \"folders\" needs images.root: the folder of the unseen \
+                     concepts' images, one sub-folder per wnid (ImageNet-21K layout)"
                         .into(),
                 )
             })?;
@@ -46,69 +46,50 @@ fn existing_dir(path: &Path, what: &str) -> Result<()> {
     }
 }
 
+/// A concept set of the config; `synthetic` is the synthetic image set's (its seen concepts or all).
+fn concept_list(
+    set: &ConceptSet,
+    synthetic: impl FnOnce() -> Result<ConceptList>,
+    cfg: &RunConfig,
+    dir: &RunDir,
+) -> Result<ConceptList> {
+    Ok(match set {
+        ConceptSet::Synthetic => synthetic()?,
+        ConceptSet::Listed(ConceptSource::ImageFolders) => {
+            ConceptSource::ImageFolders.load(Some(&images_root(cfg, dir)?))?
+        }
+        ConceptSet::Listed(source) => source.load(None)?,
+    })
+}
+
 /// The seen concepts, in list order.
-pub(crate) fn seen_list(cfg: &RunConfig, tax: &Taxonomy) -> Result<ConceptList> {
-    Ok(match cfg.levels.seen.as_str() {
-        "synthetic" => ConceptList::from_names(
+pub(crate) fn seen_list(cfg: &RunConfig, dir: &RunDir, tax: &Taxonomy) -> Result<ConceptList> {
+    let synthetic = || {
+        Ok(ConceptList::from_names(
             "builtin:synthetic-default-seen",
             default_seen(tax, &default_concepts())?,
-        ),
-        "imagenet1k" => ConceptList::imagenet1k(),
-        file => ConceptList::from_file(Path::new(file))?,
-    })
+        ))
+    };
+    concept_list(&cfg.levels.seen, synthetic, cfg, dir)
 }
 
-fn pool_list(cfg: &RunConfig) -> Result<ConceptList> {
-    Ok(match cfg.levels.pool.as_str() {
-        "synthetic" => {
-            ConceptList::from_names("builtin:synthetic-default-concepts", default_concepts())
-        }
-        "imagenet21k" => ConceptList::imagenet21k(),
-        file => ConceptList::from_file(Path::new(file))?,
-    })
+fn pool_list(cfg: &RunConfig, dir: &RunDir) -> Result<ConceptList> {
+    let synthetic = || {
+        Ok(ConceptList::from_names(
+            "builtin:synthetic-default-concepts",
+            default_concepts(),
+        ))
+    };
+    concept_list(&cfg.levels.pool, synthetic, cfg, dir)
 }
 
-fn level_params(cfg: &RunConfig, tax: &Taxonomy) -> Result<LevelParams> {
+fn level_params(cfg: &RunConfig) -> LevelParams {
     let l = &cfg.levels;
-    let params = match l.preset.as_str() {
-        "imagenet-cog" => LevelParams::imagenet_cog(),
-        "generic" => LevelParams::generic(l.levels, l.concepts_per_level),
-        other => {
-            return Err(Error::Invalid(format!(
-                "unknown levels.preset {other:?}: use imagenet-cog or generic"
-            )))
-        }
-    };
-    let measure: Measure = l
-        .measure
-        .parse()
-        .map_err(|e| Error::Invalid(format!("levels.measure: {e}")))?;
-    let ic = match l.ic.as_str() {
-        "imagenet21k" => IcSource::Given {
-            label: "imagenet21k".into(),
-            ic: Arc::new(imagenet21k_information_content(tax)?),
-        },
-        "pool-subtree" => IcSource::PoolSubtree,
-        "intrinsic" => IcSource::Intrinsic,
-        "semcor" => IcSource::SemCor,
-        "image-counts" => IcSource::ImageCounts,
-        other => {
-            return Err(Error::Invalid(format!(
-                "unknown levels.ic {other:?}: use imagenet21k, pool-subtree, intrinsic, semcor or image-counts"
-            )))
-        }
-    };
-    let (levels, per_level) = (l.levels, l.concepts_per_level);
-    let cuts = match l.cuts.as_str() {
-        "blocks" => Cuts::Blocks { levels, per_level },
-        "spread" => Cuts::Spread { levels, per_level },
-        other => {
-            return Err(Error::Invalid(format!(
-                "unknown levels.cuts {other:?}: use blocks or spread"
-            )))
-        }
-    };
-    Ok(params.ic(ic).measure(measure).cuts(cuts))
+    l.preset
+        .params(l.levels, l.concepts_per_level)
+        .ic(l.ic.clone())
+        .measure(l.measure)
+        .cuts(l.cuts.cuts(l.levels, l.concepts_per_level))
 }
 
 /// Renders the synthetic images if the config asks for them (idempotent).
@@ -161,8 +142,8 @@ pub(crate) fn levels(
         return Ok(load_benchmark(&out)?);
     }
     let root = images_root(cfg, dir)?;
-    let seen = seen_list(cfg, tax)?;
-    let pool = pool_list(cfg)?;
+    let seen = seen_list(cfg, dir, tax)?;
+    let pool = pool_list(cfg, dir)?;
     let counts = match cfg.images.source {
         ImageSource::Folders => {
             obs.task(
@@ -177,12 +158,12 @@ pub(crate) fn levels(
     };
     let inputs = BuildInputs {
         taxonomy: tax,
-        taxonomy_source: taxonomy_label(cfg),
+        taxonomy_source: taxonomy_source(cfg).to_string(),
         seen: &seen,
         pool: &pool,
         counts: counts.as_ref(),
     };
-    let params = level_params(cfg, tax)?;
+    let params = level_params(cfg);
     let split_params = SplitParams {
         seed: cfg.images.split_seed,
         test: cfg.images.test_per_concept,
@@ -234,12 +215,11 @@ pub(crate) fn levels(
     Ok(load_benchmark(&out)?)
 }
 
-fn taxonomy_label(cfg: &RunConfig) -> String {
-    match (&cfg.taxonomy.isa_file, &cfg.taxonomy.wordnet_dir) {
-        (Some(f), _) => format!("isa:{}", f.display()),
-        (None, Some(d)) => format!("wordnet-dir:{}", d.display()),
-        (None, None) => "wordnet-3.0-embedded".into(),
-    }
+fn taxonomy_source(cfg: &RunConfig) -> TaxonomySource {
+    TaxonomySource::choose(
+        cfg.taxonomy.wordnet_dir.as_deref(),
+        cfg.taxonomy.isa_file.as_deref(),
+    )
 }
 
 /// Writes the seen set's train/test lists (`seen.tsv`: `path<TAB>wnid<TAB>split`), unless present.
@@ -255,7 +235,7 @@ pub(crate) fn seen_splits(
     if out.is_file() {
         return Ok(());
     }
-    let seen = seen_list(cfg, tax)?;
+    let seen = seen_list(cfg, dir, tax)?;
     let wnids: BTreeSet<&str> = seen.names().iter().map(String::as_str).collect();
     let root = match &cfg.images.seen_root {
         Some(r) => {
@@ -283,7 +263,7 @@ pub(crate) fn seen_splits(
             for (sub, split) in [("train", Split::Train), ("val", Split::Test)] {
                 let folder = root.join(sub).join(wnid);
                 let mut files: Vec<String> = std::fs::read_dir(&folder)
-                    .map_err(Error::io(&folder))?
+                    .map_err(hiercog_io::Error::read(&folder))?
                     .filter_map(|e| e.ok())
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .filter(|n| !n.starts_with('.'))
@@ -307,16 +287,8 @@ pub(crate) fn seen_splits(
         }
         obs.progress("concepts", i + 1, wnids.len());
     }
-    hiercog_store::atomic_write(&out, tsv.as_bytes())?;
+    hiercog_io::write_atomic(&out, tsv.as_bytes())?;
     Ok(())
-}
-
-/// The images of one dataset's split.
-pub(crate) struct DatasetItems {
-    /// `(image path, class index)`, in the row order of the extracted features.
-    pub items: Vec<(PathBuf, u32)>,
-    /// Class wnids by class index.
-    pub classes: Vec<String>,
 }
 
 /// The images of one dataset's split (the seen set's from `seen.tsv`, a level's from its split file).
@@ -325,10 +297,10 @@ pub(crate) fn dataset_items(
     bench: &Benchmark,
     dataset: &str,
     split: Split,
-) -> Result<DatasetItems> {
+) -> Result<LabelledImages> {
     if dataset == crate::SEEN {
         let path = dir.seen_splits();
-        let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+        let text = std::fs::read_to_string(&path).map_err(hiercog_io::Error::read(&path))?;
         let rows: Vec<(&str, &str, &str)> = text
             .lines()
             .skip(1)
@@ -355,22 +327,12 @@ pub(crate) fn dataset_items(
                 (PathBuf::from(r.0), label)
             })
             .collect();
-        return Ok(DatasetItems { items, classes });
+        return Ok(LabelledImages { items, classes });
     }
-    let level = bench.level(dataset)?;
-    let classes = level.sorted_wnids().into_iter().map(String::from).collect();
-    let items = bench
-        .split_files(dataset, split)?
-        .into_iter()
-        .map(|it| (it.path, it.label as u32))
-        .collect();
-    Ok(DatasetItems { items, classes })
+    Ok(bench.labelled_split(dataset, split)?)
 }
 
 /// Loads the configured taxonomy.
 pub(crate) fn taxonomy(cfg: &RunConfig) -> Result<Arc<Taxonomy>> {
-    Ok(Taxonomy::from_env_or_embedded(
-        cfg.taxonomy.wordnet_dir.as_deref(),
-        cfg.taxonomy.isa_file.as_deref(),
-    )?)
+    Ok(taxonomy_source(cfg).load()?)
 }

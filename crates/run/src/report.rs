@@ -145,7 +145,7 @@ pub fn collect(p: &Pipeline) -> Result<RunReport> {
     Ok(RunReport {
         synthetic: cfg.images.source == ImageSource::Synthetic,
         model: cfg.model.name.clone(),
-        solver: cfg.probe.solver.clone(),
+        solver: cfg.probe.solver.to_string(),
         seeds: cfg.probe.seeds.clone(),
         datasets,
         missing_runs: missing,
@@ -219,7 +219,7 @@ pub fn write(p: &Pipeline, obs: &dyn Observer) -> Result<RunReport> {
     obs.task("report", "tables and plots");
     let r = collect(p)?;
     let dir = p.dir().report();
-    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    std::fs::create_dir_all(&dir).map_err(hiercog_io::Error::write(&dir))?;
     let table = cog_table(&r);
     let mut plots = Vec::new();
 
@@ -259,7 +259,7 @@ pub fn write(p: &Pipeline, obs: &dyn Observer) -> Result<RunReport> {
                 .join(format!("similarity_histogram.{ext}"));
             let to = dir.join(format!("level_similarity.{ext}"));
             if let Ok(bytes) = std::fs::read(&from) {
-                hiercog_store::atomic_write(&to, &bytes)?;
+                hiercog_io::write_atomic(&to, &bytes)?;
                 plots.push(to);
             }
         }
@@ -318,10 +318,10 @@ pub fn write(p: &Pipeline, obs: &dyn Observer) -> Result<RunReport> {
             let _ = writeln!(md, "![{name}]({name})\n");
         }
     }
-    hiercog_store::atomic_write(&dir.join("report.md"), md.as_bytes())?;
-    hiercog_store::atomic_write(&dir.join("report.csv"), table.to_csv().as_bytes())?;
+    hiercog_io::write_atomic(&dir.join("report.md"), md.as_bytes())?;
+    hiercog_io::write_atomic(&dir.join("report.csv"), table.to_csv().as_bytes())?;
     let json = serde_json::to_string_pretty(&r).expect("reports serialize");
-    hiercog_store::atomic_write(&dir.join("report.json"), json.as_bytes())?;
+    hiercog_io::write_atomic(&dir.join("report.json"), json.as_bytes())?;
     Ok(r)
 }
 

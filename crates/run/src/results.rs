@@ -7,8 +7,9 @@
 
 use std::path::PathBuf;
 
+use hiercog_io::write_atomic;
 use hiercog_probe::ProbeResult;
-use hiercog_store::{atomic_write, ResultsStore, RunKey};
+use hiercog_store::{ResultsStore, RunKey};
 use serde::{Deserialize, Serialize};
 
 use crate::layout::RunDir;
@@ -53,7 +54,7 @@ impl Results {
     pub fn get(&self, key: &RunKey) -> Result<Option<ProbeRecord>> {
         let file = self.file(key);
         let value = if file.is_file() {
-            let text = std::fs::read_to_string(&file).map_err(Error::io(&file))?;
+            let text = std::fs::read_to_string(&file).map_err(hiercog_io::Error::read(&file))?;
             Some(serde_json::from_str(&text).map_err(|e| corrupt(&file.display().to_string(), e))?)
         } else {
             self.store.get(key)?
@@ -70,7 +71,7 @@ impl Results {
         let value = serde_json::to_value(record).expect("records serialize");
         if self.write_files {
             let path = self.file(key);
-            atomic_write(&path, value.to_string().as_bytes())?;
+            write_atomic(&path, value.to_string().as_bytes())?;
         } else {
             self.store.put(key, KIND, &value)?;
         }
@@ -84,18 +85,18 @@ impl Results {
         };
         let mut merged = 0;
         for entry in entries {
-            let path = entry.map_err(Error::io(&self.files))?.path();
+            let path = entry.map_err(hiercog_io::Error::read(&self.files))?.path();
             let (Some(stem), Some("json")) = (
                 path.file_stem().and_then(|s| s.to_str()),
                 path.extension().and_then(|e| e.to_str()),
             ) else {
                 continue;
             };
-            let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+            let text = std::fs::read_to_string(&path).map_err(hiercog_io::Error::read(&path))?;
             let value: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| corrupt(&path.display().to_string(), e))?;
             self.store.put(&RunKey::from_hex(stem), KIND, &value)?;
-            std::fs::remove_file(&path).map_err(Error::io(&path))?;
+            std::fs::remove_file(&path).map_err(hiercog_io::Error::write(&path))?;
             merged += 1;
         }
         Ok(merged)

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::stages::{Pipeline, Task};
-use crate::{Error, Result};
+use crate::Result;
 
 /// Cluster options of the plan.
 #[derive(Clone, Debug)]
@@ -53,9 +53,9 @@ pub fn stage_tasks(p: &Pipeline, stage: &str) -> Result<Vec<Task>> {
 /// Writes the scripts for the run configured in `config` (an absolute path is best: jobs run
 /// from the submission directory) into `out`.
 pub fn write_plan(p: &Pipeline, config: &Path, out: &Path, opts: &SlurmOptions) -> Result<Plan> {
-    std::fs::create_dir_all(out).map_err(Error::io(out))?;
+    std::fs::create_dir_all(out).map_err(hiercog_io::Error::write(out))?;
     let logs = out.join("logs");
-    std::fs::create_dir_all(&logs).map_err(Error::io(&logs))?;
+    std::fs::create_dir_all(&logs).map_err(hiercog_io::Error::write(&logs))?;
     let extract = stage_tasks(p, "extract")?.len();
     let probe = stage_tasks(p, "probe")?.len();
     let run = format!(
@@ -141,12 +141,12 @@ pub fn write_plan(p: &Pipeline, config: &Path, out: &Path, opts: &SlurmOptions) 
 }
 
 fn write_script(path: &Path, text: &str) -> Result<()> {
-    hiercog_store::atomic_write(path, text.as_bytes())?;
+    hiercog_io::write_atomic(path, text.as_bytes())?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-            .map_err(Error::io(path))?;
+            .map_err(hiercog_io::Error::write(path))?;
     }
     Ok(())
 }

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use hiercog_cog::{load_benchmark, Benchmark, Split};
-use hiercog_features::{check_pair, FeatureSet, Format, Preprocess};
+use hiercog_features::{check_pair, FeatureSet, Format};
 use hiercog_nn::{device_from_name, model_spec, Backbone, ExtractOptions, ExtractProgress};
-use hiercog_probe::{run_protocol, KnnParams, ProgressEvent, ProtocolConfig, Samples, SolverKind};
+use hiercog_probe::{run_protocol, KnnParams, ProgressEvent, ProtocolConfig, Samples};
 use hiercog_store::{path_fingerprint, RunKey};
 use hiercog_taxonomy::{distance_matrix, DistanceConvention, DistanceMatrix, Taxonomy};
 
@@ -222,8 +222,9 @@ impl Pipeline {
     }
 
     fn prepare(&self, obs: &dyn Observer) -> Result<()> {
-        std::fs::create_dir_all(self.dir.root()).map_err(Error::io(self.dir.root()))?;
-        hiercog_store::atomic_write(&self.dir.config(), self.cfg.to_toml().as_bytes())?;
+        std::fs::create_dir_all(self.dir.root())
+            .map_err(hiercog_io::Error::write(self.dir.root()))?;
+        hiercog_io::write_atomic(&self.dir.config(), self.cfg.to_toml().as_bytes())?;
         let tax = self.taxonomy()?;
         prepare::images(&self.cfg, &self.dir, tax, obs)?;
         let bench = prepare::levels(&self.cfg, &self.dir, tax, obs)?;
@@ -256,7 +257,7 @@ impl Pipeline {
             ));
             return Ok(());
         }
-        let prepare::DatasetItems { items, classes } =
+        let hiercog_cog::LabelledImages { items, classes } =
             prepare::dataset_items(&self.dir, self.benchmark()?, dataset, split)?;
         let model = self.model()?;
         obs.task(
@@ -291,28 +292,11 @@ impl Pipeline {
     }
 
     fn protocol(&self, shots: Option<usize>) -> Result<ProtocolConfig> {
-        let solver = match self.cfg.probe.solver.as_str() {
-            "fast" => SolverKind::Fast,
-            "sgd" => SolverKind::Sgd,
-            other => {
-                return Err(Error::Invalid(format!(
-                    "unknown probe.solver {other:?}: use fast or sgd"
-                )))
-            }
-        };
         Ok(ProtocolConfig {
-            solver,
+            solver: self.cfg.probe.solver,
             knn: (self.cfg.probe.knn && shots.is_none()).then(KnnParams::default),
             ..ProtocolConfig::default()
         })
-    }
-
-    fn preprocess(&self) -> Result<Preprocess> {
-        self.cfg
-            .probe
-            .preprocess
-            .parse()
-            .map_err(|e| Error::Invalid(format!("probe.preprocess: {e}")))
     }
 
     /// The key of a probe run: the feature files' contents, the protocol, the preprocessing, shots, seed.
@@ -331,7 +315,7 @@ impl Pipeline {
             train.as_bytes(),
             test.as_bytes(),
             protocol.as_bytes(),
-            self.cfg.probe.preprocess.as_bytes(),
+            self.cfg.probe.preprocess.to_string().as_bytes(),
             shots.as_bytes(),
             &seed.to_le_bytes(),
         ]))
@@ -359,7 +343,7 @@ impl Pipeline {
         let train = FeatureSet::load(&self.features_path(dataset, Split::Train))?;
         let test = FeatureSet::load(&self.features_path(dataset, Split::Test))?;
         check_pair(&train, &test)?;
-        let fitted = self.preprocess()?.fit(&train)?;
+        let fitted = self.cfg.probe.preprocess.fit(&train)?;
         let (xtr, xte) = (fitted.transform(&train), fitted.transform(&test));
         let (dim, classes) = (train.dim(), train.num_classes());
         let trs = Samples::new(&xtr, &train.labels, dim, classes)?;

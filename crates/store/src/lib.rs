@@ -1,17 +1,29 @@
 //! hiercog-store: what makes every long hiercog job resumable and safe to interrupt.
 //!
-//! * [`atomic_write`] writes a file so that readers see the old content or the new one, never a torn
-//!   one (temp file in the same directory, fsync, rename); a full disk is a clear error and leaves
-//!   nothing behind.
 //! * [`ResultsStore`] is a SQLite database (bundled, WAL mode, busy timeout) holding one JSON record
 //!   per finished run under a [`RunKey`] — a hash of everything that determines the result (input
 //!   fingerprints, protocol config, seed). A job asks the store before working and skips what is
 //!   there, so a re-run after a crash, Ctrl-C or `kill -9` redoes nothing finished. Several processes
 //!   (Slurm array tasks on a shared file system) may write to one store at once.
-//! * [`file_fingerprint`] identifies an input file by content, cheaply.
+//! * [`file_fingerprint`] and [`path_fingerprint`] identify an input file or directory by content,
+//!   cheaply.
+//!
+//! Files are written atomically by `hiercog-io`, which every crate shares.
+//!
+//! ```
+//! use hiercog_store::{ResultsStore, RunKey};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = ResultsStore::open(&dir.path().join("results.sqlite"))?;
+//! let key = RunKey::from_parts(&[b"train.npy fingerprint", b"seed 22"]);
+//! assert_eq!(store.get(&key)?, None);
+//! store.put(&key, "probe", &serde_json::json!({"top1": 71.3}))?;
+//! assert_eq!(store.get(&key)?.unwrap()["top1"], 71.3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,79 +33,31 @@ use sha2::{Digest, Sha256};
 /// Errors of the store; each names the file and says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot write {path}: {source}{hint}", hint = disk_hint(source))]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("results store {path}: {source} (if the file is corrupt, move it away and re-run: finished work will be recomputed)")]
+    /// An input could not be read, or the store's directory not created.
+    #[error(transparent)]
+    Io(#[from] hiercog_io::Error),
+    /// SQLite failed on the store.
+    #[error("results store {path}: {cause} (if the file is corrupt, move it away and re-run: finished work will be recomputed)")]
     Sqlite {
+        /// The store.
         path: PathBuf,
-        source: rusqlite::Error,
+        /// What SQLite said.
+        cause: rusqlite::Error,
     },
-    #[error("results store {path}: record {key} is not valid JSON: {source}")]
+    /// A record of the store is not JSON.
+    #[error("results store {path}: record {key} is not valid JSON: {cause}")]
     Record {
+        /// The store.
         path: PathBuf,
+        /// The record's key.
         key: String,
-        source: serde_json::Error,
+        /// What the JSON parser said.
+        cause: serde_json::Error,
     },
 }
 
-fn disk_hint(e: &std::io::Error) -> &'static str {
-    // ENOSPC (28) and EDQUOT (122) on Linux: say so plainly, the previous file is untouched.
-    match e.raw_os_error() {
-        Some(28) | Some(122) => " — the disk is full; free some space and re-run (the previous version of the file is untouched)",
-        _ => "",
-    }
-}
-
+/// Result alias of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
-
-/// Writes `bytes` to `path` atomically: readers see the old file or the new one, never a mix.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    atomic_write_with(path, |f| f.write_all(bytes))
-}
-
-/// Like [`atomic_write`], with the content produced by `fill` writing into the temporary file.
-pub fn atomic_write_with(
-    path: &Path,
-    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
-) -> Result<()> {
-    let err = |source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir).map_err(err)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        fill(&mut f)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(err)
-}
 
 /// The identity of a run: a SHA-256 over the parts that determine its result.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -115,6 +79,7 @@ impl RunKey {
         RunKey(s.to_string())
     }
 
+    /// The full hex digest.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -135,10 +100,7 @@ fn hex(bytes: &[u8]) -> String {
 /// (features, labels and headers all sit in those blocks for the formats hiercog writes).
 pub fn file_fingerprint(path: &Path) -> Result<String> {
     const BLOCK: u64 = 1 << 20;
-    let err = |source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    };
+    let err = |e| hiercog_io::Error::read(path)(e);
     let mut f = File::open(path).map_err(err)?;
     let len = f.metadata().map_err(err)?.len();
     let mut h = Sha256::new();
@@ -162,12 +124,8 @@ pub fn path_fingerprint(path: &Path) -> Result<String> {
     if !path.is_dir() {
         return file_fingerprint(path);
     }
-    let err = |source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    };
     let mut files: Vec<PathBuf> = fs::read_dir(path)
-        .map_err(err)?
+        .map_err(hiercog_io::Error::read(path))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .collect();
@@ -194,15 +152,12 @@ pub struct ResultsStore {
 impl ResultsStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let sql = |source| Error::Sqlite {
+        let sql = |cause| Error::Sqlite {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(|source| Error::Write {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            fs::create_dir_all(dir).map_err(hiercog_io::Error::write(dir))?;
         }
         let conn = Connection::open(path).map_err(sql)?;
         // Another writer (a parallel array task) holds the lock for milliseconds: wait, don't fail.
@@ -227,22 +182,23 @@ impl ResultsStore {
         })
     }
 
+    /// Where the store lives.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn sql_err(&self, source: rusqlite::Error) -> Error {
+    fn sql_err(&self, cause: rusqlite::Error) -> Error {
         Error::Sqlite {
             path: self.path.clone(),
-            source,
+            cause,
         }
     }
 
     fn parse(&self, key: &str, text: &str) -> Result<serde_json::Value> {
-        serde_json::from_str(text).map_err(|source| Error::Record {
+        serde_json::from_str(text).map_err(|cause| Error::Record {
             path: self.path.clone(),
             key: key.to_string(),
-            source,
+            cause,
         })
     }
 
@@ -302,36 +258,6 @@ impl ResultsStore {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sub/out.json");
-        atomic_write(&p, b"one").unwrap();
-        atomic_write(&p, b"two").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(p.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
-    }
-
-    #[test]
-    fn failed_fill_keeps_the_old_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("out.bin");
-        atomic_write(&p, b"old").unwrap();
-        let enospc = std::io::Error::from_raw_os_error(28);
-        let err = atomic_write_with(&p, |f| {
-            f.write_all(b"partial")?;
-            Err(enospc)
-        })
-        .unwrap_err();
-        assert!(err.to_string().contains("disk is full"), "{err}");
-        assert_eq!(fs::read(&p).unwrap(), b"old");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
 
     #[test]
     fn run_keys_are_length_prefixed_and_stable() {
@@ -420,17 +346,21 @@ mod tests {
     }
 
     #[test]
-    fn garbage_file_is_a_clear_error() {
+    fn garbage_file_is_a_clear_error_printed_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.sqlite");
         fs::write(&path, vec![7u8; 4096]).unwrap();
         let err = ResultsStore::open(&path)
             .err()
             .expect("garbage must not open");
-        let msg = err.to_string();
-        assert!(
-            msg.contains("results.sqlite") && msg.contains("move it away"),
-            "{msg}"
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "results store {}: file is not a database (if the file is corrupt, move it away \
+                 and re-run: finished work will be recomputed)",
+                path.display()
+            )
         );
+        assert!(std::error::Error::source(&err).is_none());
     }
 }

@@ -12,11 +12,8 @@ static CONCEPTS_TXT: &str = include_str!("../data/concepts.txt");
 /// The shipped concepts (`data/concepts.txt`): 92 WordNet noun wnids, all ImageNet-1K classes, in
 /// sibling groups under animal, artifact and food.
 pub fn default_concepts() -> Vec<String> {
-    CONCEPTS_TXT
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
+    hiercog_io::content_lines(CONCEPTS_TXT)
+        .map(|(_, wnid)| wnid.to_string())
         .collect()
 }
 

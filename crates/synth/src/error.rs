@@ -9,12 +9,14 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A concept of the list is not in the taxonomy (or not a well-formed wnid).
-    #[error("concept {wnid:?} (entry {index} of the concept list): {source}")]
+    #[error("concept {wnid:?} (entry {index} of the concept list): {cause}")]
     Concept {
+        /// The concept as listed.
         wnid: String,
+        /// Its 0-based position in the list.
         index: usize,
-        #[source]
-        source: hiercog_taxonomy::Error,
+        /// Why the taxonomy refused it.
+        cause: hiercog_taxonomy::Error,
     },
     /// The same concept is listed twice.
     #[error(
@@ -33,11 +35,12 @@ pub enum Error {
         hint: &'static str,
     },
     /// A file or directory could not be read or written.
-    #[error("cannot access {path}: {source} (check the path, permissions and free disk space)")]
+    #[error("cannot access {path}: {cause} (check the path, permissions and free disk space)")]
     Io {
+        /// The file or directory.
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// What the operating system said.
+        cause: std::io::Error,
     },
     /// An image could not be encoded.
     #[error("cannot encode image {path}: {message}")]
@@ -50,6 +53,22 @@ pub enum Error {
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { path, source }
+        move |cause| Error::Io { path, cause }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cause_is_printed_once() {
+        let err = Error::io("out/images")(std::io::Error::from_raw_os_error(13));
+        assert_eq!(
+            err.to_string(),
+            "cannot access out/images: Permission denied (os error 13) (check the path, \
+             permissions and free disk space)"
+        );
+        assert!(std::error::Error::source(&err).is_none());
     }
 }

@@ -187,10 +187,10 @@ pub fn resolve(tax: &Taxonomy, wnids: &[String]) -> Result<Vec<ConceptId>> {
                     second: i,
                 });
             }
-            tax.id(w).map_err(|source| Error::Concept {
+            tax.id(w).map_err(|cause| Error::Concept {
                 wnid: w.clone(),
                 index: i,
-                source,
+                cause,
             })
         })
         .collect()

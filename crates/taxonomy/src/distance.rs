@@ -34,10 +34,10 @@ impl std::str::FromStr for DistanceConvention {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         match s {
-            "height" | "lca-height" => Ok(DistanceConvention::LcaHeight),
+            "height" | "lca" | "lca-height" => Ok(DistanceConvention::LcaHeight),
             "padded" | "padded-lca-height" => Ok(DistanceConvention::PaddedLcaHeight),
             _ => Err(format!(
-                "unknown distance convention {s:?}: use `height` or `padded`"
+                "unknown distance convention {s:?}: use `height` (also `lca`) or `padded`"
             )),
         }
     }

@@ -8,11 +8,12 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Everything that can go wrong when loading a taxonomy or computing on it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read {path}: {source} (check the path; for WordNet pass the dict directory holding data.noun and index.noun)")]
-    Io {
+    #[error(transparent)]
+    Io(#[from] hiercog_io::Error),
+    #[error("cannot read {path}: {cause} (check the path: a WordNet dict directory holds data.noun and index.noun)")]
+    WordNetRead {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}:{line}: {message} (is this a WordNet 3.0 `data.noun`/`index.noun`/`cntlist` file? see `man 5 wndb`)")]
     WordNetParse {
@@ -32,7 +33,7 @@ pub enum Error {
     Cycle { path: PathBuf, cycle: String },
     #[error("malformed wnid {value:?}: a WordNet noun id is `n` followed by 8 digits, e.g. n02084071 (dog)")]
     MalformedWnid { value: String },
-    #[error("unknown concept {value:?}: not in this taxonomy (WordNet 3.0 noun wnids look like n02084071; check the spelling or the --taxonomy file)")]
+    #[error("unknown concept {value:?}: not in this taxonomy (WordNet 3.0 noun wnids look like n02084071; check the spelling, or the taxonomy in use)")]
     UnknownConcept { value: String },
     #[error("concept id {0} is out of range for this taxonomy")]
     BadConceptId(u32),
@@ -40,7 +41,9 @@ pub enum Error {
     Snapshot(String),
     #[error("unknown similarity measure {0:?}: use one of path, lch, wup, res, lin, jcn")]
     UnknownMeasure(String),
-    #[error("measure {measure} needs information content: pass an IC source (e.g. --ic semcor or --ic intrinsic)")]
+    #[error(
+        "measure {measure} needs information content: give an IC source (e.g. semcor or intrinsic)"
+    )]
     MissingIc { measure: &'static str },
     #[error("{a} and {b} have no common subsumer, so {measure} similarity is undefined (NLTK returns None); give the taxonomy a single root")]
     NoCommonSubsumer {

@@ -1,6 +1,8 @@
 //! Information content: IC(c) = -log p(c), from sense counts, user counts, hyponym counts or
 //! subtree membership.
 
+use std::path::Path;
+
 use crate::error::{Error, Result};
 use crate::taxonomy::{ConceptId, Taxonomy};
 
@@ -43,6 +45,31 @@ impl InformationContent {
     /// counted under it gets [`IC_INFINITY`].
     pub fn from_counts(tax: &Taxonomy, counts: &[(ConceptId, f64)]) -> Result<Self> {
         Self::nltk_propagated(tax, counts, 0.0)
+    }
+
+    /// [`InformationContent::from_counts`] of a counts file: `concept<TAB>count` lines (a space
+    /// also separates), `#` comments; errors name the file and line.
+    pub fn from_counts_file(tax: &Taxonomy, path: &Path) -> Result<Self> {
+        let file = hiercog_io::LineFile::read(path)?;
+        let counts = file
+            .lines()
+            .map(|(number, line)| {
+                let (name, count) = line.split_once(['\t', ' ']).ok_or_else(|| {
+                    file.error(
+                        number,
+                        format!("expected `concept<TAB>count`, found {line:?}"),
+                    )
+                })?;
+                let id = tax
+                    .id(name.trim())
+                    .map_err(|e| file.error(number, e.to_string()))?;
+                let count: f64 = count.trim().parse().map_err(|_| {
+                    file.error(number, format!("count {:?} is not a number", count.trim()))
+                })?;
+                Ok((id, count))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_counts(tax, &counts)
     }
 
     fn nltk_propagated(

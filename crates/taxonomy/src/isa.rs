@@ -8,11 +8,8 @@ use crate::error::{Error, Result};
 use crate::taxonomy::{RawConcept, Taxonomy};
 
 pub(crate) fn read_isa_file(path: &Path) -> Result<Taxonomy> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse_isa(&text, path)
+    let file = hiercog_io::LineFile::read(path)?;
+    parse_isa(file.text(), path)
 }
 
 pub(crate) fn parse_isa(text: &str, path: &Path) -> Result<Taxonomy> {
@@ -28,15 +25,7 @@ pub(crate) fn parse_isa(text: &str, path: &Path) -> Result<Taxonomy> {
             (concepts.len() - 1) as u32
         })
     };
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw
-            .split('#')
-            .next()
-            .unwrap_or("")
-            .trim_end_matches(['\r', '\n']);
-        if line.trim().is_empty() {
-            continue;
-        }
+    for (number, line) in hiercog_io::content_lines(text) {
         let fields: Vec<&str> = if line.contains('\t') {
             line.split('\t').map(str::trim).collect()
         } else {
@@ -44,7 +33,7 @@ pub(crate) fn parse_isa(text: &str, path: &Path) -> Result<Taxonomy> {
         };
         let bad = |message: String| Error::IsaParse {
             path: path.to_path_buf(),
-            line: i + 1,
+            line: number,
             message,
         };
         if fields.len() != 2 || fields.iter().any(|f| f.is_empty()) {
@@ -56,7 +45,7 @@ pub(crate) fn parse_isa(text: &str, path: &Path) -> Result<Taxonomy> {
         if fields[0] == fields[1] {
             return Err(Error::Cycle {
                 path: path.to_path_buf(),
-                cycle: format!("{0} -> parent {0} (line {1})", fields[0], i + 1),
+                cycle: format!("{0} -> parent {0} (line {number})", fields[0]),
             });
         }
         let p = intern(fields[0], &mut concepts);

@@ -21,6 +21,6 @@ pub use distance::{distance_matrix, lca_distance, DistanceConvention, DistanceMa
 pub use error::{Error, Result};
 pub use ic::{InformationContent, IC_INFINITY};
 pub use setsim::SetSimilarity;
-pub use similarity::{similarity, Measure};
+pub use similarity::{read_pair_file, similarities, similarity, Measure};
 pub use snapshot::{read_snapshot, write_snapshot, SNAPSHOT_VERSION};
-pub use taxonomy::{ConceptId, Taxonomy};
+pub use taxonomy::{ConceptId, Taxonomy, TaxonomySource};

@@ -1,5 +1,6 @@
 //! The six classic WordNet similarity measures with NLTK's conventions.
 
+use std::path::Path;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
@@ -68,6 +69,20 @@ impl FromStr for Measure {
     }
 }
 
+/// Written as its short name (`lin`), e.g. in a run config.
+impl serde::Serialize for Measure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.short_name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Measure {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Similarity of `a` and `b` under `m`, as NLTK 3.10 computes it for nouns (no simulated root):
 ///
 /// - `path`: 1/(d+1), d = shortest path through a common ancestor (breadth-first, both edge kinds).
@@ -96,6 +111,47 @@ pub fn similarity(
     let ua = Upward::new(tax, a);
     let ub = Upward::new(tax, b);
     pair_similarity(tax, ic, m, &ua, &ub)
+}
+
+/// [`similarity`] of many pairs, in parallel and in input order; `None` where the similarity is
+/// undefined for that pair (e.g. lin of the root with itself). A missing IC for res/lin/jcn is
+/// an error for the whole batch.
+pub fn similarities(
+    tax: &Taxonomy,
+    ic: Option<&InformationContent>,
+    m: Measure,
+    pairs: &[(ConceptId, ConceptId)],
+) -> Result<Vec<Option<f64>>> {
+    use rayon::prelude::*;
+    if m.needs_ic() {
+        ic.ok_or(Error::MissingIc {
+            measure: m.short_name(),
+        })?
+        .check(tax)?;
+    }
+    Ok(pairs
+        .par_iter()
+        .map(|&(a, b)| similarity(tax, ic, m, a, b).ok())
+        .collect())
+}
+
+/// Reads a file of concept pairs, `a<TAB>b` per line (a space also separates), `#` comments;
+/// errors name the file and line.
+pub fn read_pair_file(tax: &Taxonomy, path: &Path) -> Result<Vec<(ConceptId, ConceptId)>> {
+    let file = hiercog_io::LineFile::read(path)?;
+    let pairs = file
+        .lines()
+        .map(|(number, line)| {
+            let at = |message: String| file.error(number, message);
+            let f: Vec<&str> = line.split(['\t', ' ']).filter(|s| !s.is_empty()).collect();
+            let [a, b] = f[..] else {
+                return Err(at(format!("expected `a<TAB>b`, found {line:?}")).into());
+            };
+            let id = |name: &str| tax.id(name).map_err(|e| at(e.to_string()));
+            Ok((id(a)?, id(b)?))
+        })
+        .collect::<Result<_>>()?;
+    Ok(pairs)
 }
 
 /// A concept with its ancestors and their breadth-first upward distances, sorted by id: what

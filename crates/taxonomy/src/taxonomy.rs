@@ -1,7 +1,7 @@
 //! The [`Taxonomy`] graph: concepts, is-a edges in both directions, depths and subsumption queries.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
@@ -151,22 +151,28 @@ impl Taxonomy {
         crate::isa::parse_isa(text, source)
     }
 
-    /// Picks the source: an is-a file if given, else a WordNet dir (argument, then the
-    /// `WORDNET_DIR` environment variable), else the embedded snapshot.
+    /// Reads a file of concepts, one per line: the first TAB-separated field counts (so
+    /// `wnid<TAB>anything` files work), `#` starts a comment, blank lines are skipped. An unknown
+    /// name is an error naming the file and line.
+    pub fn read_concept_file(&self, path: &Path) -> Result<Vec<ConceptId>> {
+        let file = hiercog_io::LineFile::read(path)?;
+        let ids = file
+            .lines()
+            .map(|(number, line)| {
+                let name = line.split('\t').next().unwrap_or("").trim();
+                self.id(name)
+                    .map_err(|e| file.error(number, e.to_string()).into())
+            })
+            .collect::<Result<_>>()?;
+        Ok(ids)
+    }
+
+    /// Picks the source ([`TaxonomySource::choose`]) and loads it.
     pub fn from_env_or_embedded(
         wordnet_dir: Option<&Path>,
         isa_file: Option<&Path>,
     ) -> Result<Arc<Taxonomy>> {
-        if let Some(f) = isa_file {
-            return Ok(Arc::new(Self::from_isa_file(f)?));
-        }
-        if let Some(d) = wordnet_dir {
-            return Ok(Arc::new(Self::from_wordnet_dir(d)?));
-        }
-        match std::env::var_os("WORDNET_DIR") {
-            Some(d) if !d.is_empty() => Ok(Arc::new(Self::from_wordnet_dir(Path::new(&d))?)),
-            _ => Self::wordnet(),
-        }
+        TaxonomySource::choose(wordnet_dir, isa_file).load()
     }
 
     /// Number of concepts.
@@ -461,4 +467,52 @@ fn describe_cycle(concepts: &[RawConcept], parents: &[Vec<ConceptId>], indeg: &[
         cur = next;
     }
     concepts[start].name.clone()
+}
+
+/// Where a taxonomy comes from; printed as the label manifests record (`builtin:wordnet-3.0`,
+/// `wordnet-dir:PATH`, `isa:PATH`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaxonomySource {
+    /// The embedded WordNet 3.0 snapshot.
+    Embedded,
+    /// A WordNet dict directory.
+    WordNetDir(PathBuf),
+    /// A user is-a edge list.
+    IsaFile(PathBuf),
+}
+
+impl TaxonomySource {
+    /// An is-a file if given, else a WordNet dir (argument, then the `WORDNET_DIR` environment
+    /// variable), else the embedded snapshot.
+    pub fn choose(wordnet_dir: Option<&Path>, isa_file: Option<&Path>) -> Self {
+        if let Some(f) = isa_file {
+            return TaxonomySource::IsaFile(f.to_path_buf());
+        }
+        if let Some(d) = wordnet_dir {
+            return TaxonomySource::WordNetDir(d.to_path_buf());
+        }
+        match std::env::var_os("WORDNET_DIR") {
+            Some(d) if !d.is_empty() => TaxonomySource::WordNetDir(PathBuf::from(d)),
+            _ => TaxonomySource::Embedded,
+        }
+    }
+
+    /// Loads the taxonomy (the embedded one is decoded once per process).
+    pub fn load(&self) -> Result<Arc<Taxonomy>> {
+        match self {
+            TaxonomySource::Embedded => Taxonomy::wordnet(),
+            TaxonomySource::WordNetDir(d) => Ok(Arc::new(Taxonomy::from_wordnet_dir(d)?)),
+            TaxonomySource::IsaFile(f) => Ok(Arc::new(Taxonomy::from_isa_file(f)?)),
+        }
+    }
+}
+
+impl std::fmt::Display for TaxonomySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaxonomySource::Embedded => f.write_str("builtin:wordnet-3.0"),
+            TaxonomySource::WordNetDir(d) => write!(f, "wordnet-dir:{}", d.display()),
+            TaxonomySource::IsaFile(p) => write!(f, "isa:{}", p.display()),
+        }
+    }
 }

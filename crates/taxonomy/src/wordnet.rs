@@ -91,9 +91,9 @@ fn parse_hex(s: &str, what: &str) -> std::result::Result<u32, String> {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let bytes = std::fs::read(path).map_err(|cause| Error::WordNetRead {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     // WordNet files are ASCII/Latin-1; keep going on stray bytes rather than failing.
     Ok(String::from_utf8(bytes)

@@ -157,6 +157,25 @@ fn ic_measures_on_a_hand_checked_tree() {
     assert!((counts.ic(id("animal")) + (3.0f64 / 4.0).ln()).abs() < 1e-15);
     assert_eq!(counts.ic(id("dog")), 1e300);
     assert!(InformationContent::from_counts(&t, &[(id("cat"), -1.0)]).is_err());
+    // The same from a counts file; a bad line is named by file and line.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("counts.tsv");
+    std::fs::write(
+        &file,
+        "# images per concept\ncat\t3\noak 1  # a space works too\n",
+    )
+    .unwrap();
+    let from_file = InformationContent::from_counts_file(&t, &file).unwrap();
+    assert_eq!(from_file.ic(id("animal")), counts.ic(id("animal")));
+    std::fs::write(&file, "cat\t3\nunicorn\t1\n").unwrap();
+    let err = InformationContent::from_counts_file(&t, &file).unwrap_err();
+    assert!(
+        err.to_string().starts_with(&format!(
+            "{}:2: unknown concept \"unicorn\"",
+            file.display()
+        )),
+        "{err}"
+    );
     assert!(
         InformationContent::semcor(&t).is_err(),
         "user taxonomies have no sense counts"
@@ -207,7 +226,7 @@ fn bad_user_taxonomies_are_rejected_with_the_line() {
     }
     assert!(matches!(isa("# nothing\n\n"), Err(Error::IsaParse { .. })));
     let missing = Taxonomy::from_isa_file(std::path::Path::new("does/not/exist.tsv"));
-    assert!(matches!(missing, Err(Error::Io { .. })));
+    assert!(matches!(missing, Err(Error::Io(_))));
     // Space-separated files (the making-better-mistakes format) work too.
     assert_eq!(isa("n1 n2\nn1 n3\n").unwrap().len(), 3);
     let t = isa(TREE).unwrap();
@@ -219,9 +238,19 @@ fn bad_wordnet_directories_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let err = Taxonomy::from_wordnet_dir(dir.path()).unwrap_err();
     assert!(
-        matches!(err, Error::Io { ref path, .. } if path.ends_with("data.noun")),
+        matches!(err, Error::WordNetRead { ref path, .. } if path.ends_with("data.noun")),
         "{err}"
     );
+    // The cause is in the message, once, and not repeated as a source.
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot read {}: No such file or directory (os error 2) (check the path: a WordNet \
+             dict directory holds data.noun and index.noun)",
+            dir.path().join("data.noun").display()
+        )
+    );
+    assert!(std::error::Error::source(&err).is_none());
     std::fs::write(dir.path().join("data.noun"), "hello world\n").unwrap();
     let err = Taxonomy::from_wordnet_dir(dir.path()).unwrap_err();
     assert!(matches!(err, Error::WordNetParse { line: 1, .. }), "{err}");

@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use hiercog_cog::{
-    compare, concept_folders, count_images, import_official, load_benchmark, BuildInputs,
-    ConceptList, Cuts, Filter, IcSource as CogIc, ImageCounts, ImageTreeSplits, LevelBuilder,
-    LevelParams, OfficialSplits, SplitParams, SplitSource, WriteOptions,
+    compare, count_images, import_official, load_benchmark, BuildInputs, ConceptList,
+    ConceptSource, CutStyle, Filter, IcSource, ImageCounts, ImageTreeSplits, LevelBuilder,
+    LevelParams, OfficialSplits, Preset, SplitParams, SplitSource, WriteOptions,
 };
 use hiercog_report::table::Table;
 use hiercog_taxonomy::{Measure, Taxonomy};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::common::{IcSource, TaxonomySource};
+use super::common::{with_flag_hint, TaxonomySource};
 
 /// Build, inspect, import and compare CoG benchmark levels.
 ///
@@ -61,16 +61,16 @@ struct ConceptArgs {
     /// Seen concepts: `in1k` (the shipped ImageNet-1K classes), `in21k`, or a file of one name per
     /// line (first TAB field; `#` comments). Order matters: nearest-seen ties go to the first.
     #[arg(long, default_value = "in1k", value_name = "in1k|in21k|FILE")]
-    seen: String,
+    seen: ConceptSource,
     /// Candidate pool: `in21k` (the shipped ImageNet-21K fall 2011 synsets), `in1k`, `images`
     /// (the concept folders of --images), or a file of names.
     #[arg(long, default_value = "in21k", value_name = "in21k|in1k|images|FILE")]
-    pool: String,
+    pool: ConceptSource,
     /// Information content of lin/res/jcn: pool-subtree (share of the pool under a concept: with
     /// the IN-21K pool, the IC that reproduces the official levels best), image-counts (the image
     /// counts propagated up), semcor, intrinsic, imagenet21k, or counts:FILE.
     #[arg(long, default_value = "pool-subtree")]
-    ic: String,
+    ic: IcSource,
     /// Similarity measure: path | lch | wup | res | lin | jcn.
     #[arg(long, default_value = "lin")]
     measure: Measure,
@@ -93,8 +93,12 @@ struct BuildArgs {
     /// non-leaves of the pool, the person subtree n00007846 and, with image counts, concepts with
     /// fewer than 782 images; 5 levels of 1,000) or generic (drop seen, ancestors of seen,
     /// non-leaves; for any taxonomy).
-    #[arg(long, default_value = "imagenet-cog", value_parser = ["imagenet-cog", "generic"])]
-    preset: String,
+    #[arg(
+        long,
+        default_value = "imagenet-cog",
+        value_name = "imagenet-cog|generic"
+    )]
+    preset: Preset,
     /// Images per concept: `wnid<TAB>count` lines (as written by `hiercog cog count-images`).
     #[arg(long, value_name = "FILE")]
     counts: Option<PathBuf>,
@@ -112,7 +116,7 @@ struct BuildArgs {
     /// the whole ranking, each sampled to M), equal-width (K equal similarity bands), or
     /// thresholds:T1,T2,... (decreasing similarity cut points; K = count + 1).
     #[arg(long, default_value = "blocks")]
-    cuts: String,
+    cuts: CutStyle,
     /// Switch off a preset filter by name (repeatable): seen, ancestors-of-seen, pool-leaves,
     /// subtree:n00007846, min-images.
     #[arg(long, value_name = "NAME")]
@@ -205,6 +209,21 @@ pub fn run(args: CogArgs) -> anyhow::Result<()> {
         CogCommand::CountImages(a) => count(a),
         CogCommand::Import(a) => import(a),
     }
+    .map_err(|e| with_flag_hint(e, flag_for))
+}
+
+/// The flag of `cog build`/`cog import` that fixes a level-builder error.
+fn flag_for(e: &hiercog_cog::Error) -> Option<&'static str> {
+    use hiercog_cog::Error as E;
+    Some(match e {
+        E::UnknownConcepts { .. } => "--skip-unknown drops the unknown names",
+        E::TooFewEligible { .. } => "lower --levels or --per-level, or pass --allow-smaller",
+        E::EmptyLevel { .. } => "choose other --cuts thresholds, or pass --allow-smaller",
+        E::CountsNeededForIc => "pass --counts FILE or --images ROOT",
+        E::TooFewImages { .. } => "raise --min-images, or lower --test-images",
+        E::OutputExists { .. } => "pass --force to replace it, or choose another --out",
+        _ => return None,
+    })
 }
 
 /// A progress bar on standard error (hidden when it is not a terminal).
@@ -245,22 +264,6 @@ fn count_with_bar(root: &Path) -> anyhow::Result<ImageCounts> {
     Ok(counts)
 }
 
-/// A concept list from `in1k`, `in21k`, `images` (folders of `images`) or a file.
-fn concept_list(spec: &str, images: Option<&Path>, flag: &str) -> anyhow::Result<ConceptList> {
-    Ok(match spec {
-        "in1k" => ConceptList::imagenet1k(),
-        "in21k" => ConceptList::imagenet21k(),
-        "images" => {
-            let Some(root) = images else {
-                bail!("{flag} images needs --images ROOT")
-            };
-            ConceptList::from_names(format!("images:{}", root.display()), concept_folders(root)?)
-        }
-        file => ConceptList::from_file(Path::new(file))
-            .with_context(|| format!("reading {flag} {file}"))?,
-    })
-}
-
 impl ConceptArgs {
     /// Taxonomy, its manifest label, seen list and pool.
     fn load(
@@ -268,54 +271,16 @@ impl ConceptArgs {
         images: Option<&Path>,
     ) -> anyhow::Result<(Arc<Taxonomy>, String, ConceptList, ConceptList)> {
         let tax = self.taxonomy.load()?;
-        let label = match (&self.taxonomy.taxonomy_file, &self.taxonomy.wordnet_dir) {
-            (Some(f), _) => format!("isa:{}", f.display()),
-            (None, Some(d)) => format!("wordnet-dir:{}", d.display()),
-            (None, None) => "builtin:wordnet-3.0".into(),
+        let list = |source: &ConceptSource, flag: &str| {
+            source.load(images).with_context(|| match source {
+                ConceptSource::ImageFolders => format!("{flag} images needs --images ROOT"),
+                _ => format!("reading {flag} {source}"),
+            })
         };
-        let seen = concept_list(&self.seen, images, "--seen")?;
-        let pool = concept_list(&self.pool, images, "--pool")?;
-        Ok((tax, label, seen, pool))
+        let seen = list(&self.seen, "--seen")?;
+        let pool = list(&self.pool, "--pool")?;
+        Ok((tax, self.taxonomy.source().to_string(), seen, pool))
     }
-
-    /// The IC source: the two cog-specific ones, or any `--ic` of the taxonomy commands.
-    fn ic(&self, tax: &Taxonomy) -> anyhow::Result<CogIc> {
-        Ok(match self.ic.as_str() {
-            "pool-subtree" => CogIc::PoolSubtree,
-            "image-counts" => CogIc::ImageCounts,
-            other => {
-                let src: IcSource = other
-                    .parse()
-                    .map_err(|e: String| anyhow::anyhow!(e + ", pool-subtree or image-counts"))?;
-                CogIc::Given {
-                    label: src.to_string(),
-                    ic: Arc::new(src.load(tax)?),
-                }
-            }
-        })
-    }
-}
-
-fn parse_cuts(spec: &str, levels: usize, per_level: usize) -> anyhow::Result<Cuts> {
-    Ok(match spec {
-        "blocks" => Cuts::Blocks { levels, per_level },
-        "spread" => Cuts::Spread { levels, per_level },
-        "equal-width" => Cuts::EqualWidth { levels },
-        s => match s.strip_prefix("thresholds:") {
-            Some(t) => Cuts::Thresholds(
-                t.split(',')
-                    .map(|x| {
-                        x.trim()
-                            .parse::<f64>()
-                            .with_context(|| format!("threshold {x:?} is not a number"))
-                    })
-                    .collect::<anyhow::Result<_>>()?,
-            ),
-            None => bail!(
-                "unknown --cuts {s:?}: use blocks, spread, equal-width or thresholds:T1,T2,..."
-            ),
-        },
-    })
 }
 
 /// The preset's filters with the flags applied.
@@ -373,16 +338,13 @@ fn build(a: BuildArgs) -> anyhow::Result<()> {
         (None, Some(root)) => Some(count_with_bar(root)?),
         (None, None) => None,
     };
-    let preset = match a.preset.as_str() {
-        "generic" => LevelParams::generic(a.levels, a.per_level),
-        _ => LevelParams::imagenet_cog(),
-    };
+    let preset = a.preset.params(a.levels, a.per_level);
     let params = preset
         .clone()
         .filters(filters(&a, &preset, counts.is_some())?)
-        .ic(a.concepts.ic(&tax)?)
+        .ic(a.concepts.ic.clone())
         .measure(a.concepts.measure)
-        .cuts(parse_cuts(&a.cuts, a.levels, a.per_level)?)
+        .cuts(a.cuts.cuts(a.levels, a.per_level))
         .skip_unknown(a.concepts.skip_unknown)
         .allow_smaller(a.allow_smaller);
     let inputs = BuildInputs {
@@ -474,7 +436,7 @@ fn import(a: ImportArgs) -> anyhow::Result<()> {
     }
     let (tax, tax_label, seen, pool) = a.concepts.load(None)?;
     let params = LevelParams::imagenet_cog()
-        .ic(a.concepts.ic(&tax)?)
+        .ic(a.concepts.ic.clone())
         .measure(a.concepts.measure)
         .skip_unknown(a.concepts.skip_unknown);
     let inputs = BuildInputs {
@@ -587,11 +549,7 @@ fn count(a: CountArgs) -> anyhow::Result<()> {
     match &a.out {
         None => print!("{}", counts.to_tsv()),
         Some(path) => {
-            let tmp = path.with_extension("tsv.tmp");
-            std::fs::write(&tmp, counts.to_tsv())
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            hiercog_io::write_atomic(path, counts.to_tsv().as_bytes())?;
             let total: u64 = counts.entries().iter().map(|(_, n)| n).sum();
             eprintln!(
                 "wrote {} ({} concepts, {} images)",

@@ -236,17 +236,7 @@ fn cog_split(
     if let Some(r) = root {
         bench.set_images_root(r);
     }
-    let classes = bench
-        .level(level)?
-        .sorted_wnids()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    let items = bench
-        .split_files(level, split)?
-        .into_iter()
-        .map(|it| (it.path, it.label as u32))
-        .collect();
+    let hiercog_cog::LabelledImages { items, classes } = bench.labelled_split(level, split)?;
     Ok(ImageSet {
         items,
         classes,

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use hiercog_probe::SolverKind;
 use hiercog_run::report::{cog_table, compare, load};
 use hiercog_run::slurm::{stage_tasks, write_plan, SlurmOptions};
 use hiercog_run::{ImageSource, LevelSource, Observer, Pipeline, RunConfig, Task};
@@ -77,7 +78,7 @@ pub struct RunArgs {
     levels_dir: Option<PathBuf>,
     /// Probe solver: `fast` (hiercog's) or `sgd` (the reference protocol).
     #[arg(long)]
-    solver: Option<String>,
+    solver: Option<SolverKind>,
     /// Few-shot sizes, e.g. 1,2,4,8 (an empty list runs all-data only).
     #[arg(long, value_delimiter = ',', num_args = 0..)]
     shots: Option<Vec<usize>>,
@@ -116,7 +117,9 @@ impl RunArgs {
         }
         set(&self.model, &mut cfg.model.name);
         set(&self.device, &mut cfg.model.device);
-        set(&self.solver, &mut cfg.probe.solver);
+        if let Some(s) = self.solver {
+            cfg.probe.solver = s;
+        }
         if let Some(w) = &self.weights {
             cfg.model.weights = Some(w.clone());
         }

@@ -4,11 +4,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use hiercog_cog::IcSource;
 use hiercog_taxonomy::{
-    distance_matrix, similarity, ConceptId, DistanceConvention, Measure, Taxonomy,
+    distance_matrix, read_pair_file, similarities, similarity, ConceptId, DistanceConvention,
+    InformationContent, Measure, Taxonomy,
 };
 
-use super::common::{read_concept_list, resolve_concept, IcSource, TaxonomySource};
+use super::common::{resolve_concept, TaxonomySource};
 
 /// Explore the concept hierarchy: synsets, similarities, information content, LCA distances.
 #[derive(clap::Args)]
@@ -120,13 +122,13 @@ pub fn run(args: TaxonomyArgs) -> anyhow::Result<()> {
             b,
             json,
         } => {
-            let ic = match &ic {
-                Some(src) => Some(
-                    src.load(&tax)
-                        .with_context(|| format!("computing the {src} IC"))?,
-                ),
-                None => None,
-            };
+            if measure.needs_ic() && ic.is_none() {
+                anyhow::bail!("measure {measure} needs information content: pass --ic semcor, intrinsic, imagenet21k or counts:FILE");
+            }
+            let ic = ic
+                .as_ref()
+                .map(|src| information_content(src, &tax))
+                .transpose()?;
             let ic = ic.as_ref();
             match pairs {
                 Some(path) => similarity_pairs(&tax, ic, measure, &path, out.as_deref()),
@@ -154,7 +156,7 @@ pub fn run(args: TaxonomyArgs) -> anyhow::Result<()> {
             out,
             convention,
         } => {
-            let ids = read_concept_list(&tax, &labels)?;
+            let ids = tax.read_concept_file(&labels)?;
             let m = distance_matrix(&tax, &ids, convention)?;
             let mut text = String::with_capacity(ids.len() * ids.len() * 12);
             for i in 0..ids.len() {
@@ -167,7 +169,7 @@ pub fn run(args: TaxonomyArgs) -> anyhow::Result<()> {
                     ));
                 }
             }
-            write_atomically(&out, text.as_bytes())?;
+            hiercog_io::write_atomic(&out, text.as_bytes())?;
             eprintln!(
                 "{} labels, {} pairs, largest distance {} -> {}",
                 ids.len(),
@@ -178,7 +180,7 @@ pub fn run(args: TaxonomyArgs) -> anyhow::Result<()> {
             Ok(())
         }
         TaxonomyCommand::Ic { ic, concepts } => {
-            let values = ic.load(&tax)?;
+            let values = information_content(&ic, &tax)?;
             for name in concepts {
                 let c = resolve_concept(&tax, &name)?;
                 println!("{name}\t{}\t{}", tax.lemmas(c)[0], values.ic(c));
@@ -249,38 +251,21 @@ fn show(tax: &Taxonomy, concept: &str, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `--ic` source's information content, with the source named on failure.
+fn information_content(src: &IcSource, tax: &Taxonomy) -> anyhow::Result<InformationContent> {
+    src.information_content(tax)
+        .with_context(|| format!("computing the {src} IC (--ic)"))
+}
+
 fn similarity_pairs(
     tax: &Taxonomy,
-    ic: Option<&hiercog_taxonomy::InformationContent>,
+    ic: Option<&InformationContent>,
     measure: Measure,
     path: &Path,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read pairs file {}", path.display()))?;
-    let mut pairs = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let at = || format!("{}:{}", path.display(), i + 1);
-        let f: Vec<&str> = line.split(['\t', ' ']).filter(|s| !s.is_empty()).collect();
-        anyhow::ensure!(f.len() == 2, "{}: expected `a<TAB>b`, found {line:?}", at());
-        pairs.push((
-            tax.id(f[0]).with_context(at)?,
-            tax.id(f[1]).with_context(at)?,
-        ));
-    }
-    // Validate the IC requirement once, before the batch.
-    if measure.needs_ic() && ic.is_none() {
-        anyhow::bail!("measure {measure} needs information content: pass --ic semcor, intrinsic, imagenet21k or counts:FILE");
-    }
-    use rayon::prelude::*;
-    let values: Vec<Option<f64>> = pairs
-        .par_iter()
-        .map(|&(a, b)| similarity(tax, ic, measure, a, b).ok())
-        .collect();
+    let pairs = read_pair_file(tax, path)?;
+    let values = similarities(tax, ic, measure, &pairs)?;
     let mut body = String::new();
     let mut undefined = 0;
     for (&(a, b), v) in pairs.iter().zip(&values) {
@@ -293,19 +278,11 @@ fn similarity_pairs(
         }
     }
     match out {
-        Some(p) => write_atomically(p, body.as_bytes())?,
+        Some(p) => hiercog_io::write_atomic(p, body.as_bytes())?,
         None => std::io::stdout().lock().write_all(body.as_bytes())?,
     }
     if undefined > 0 {
         eprintln!("note: {undefined} pair(s) have no defined {measure} similarity (written as NA)");
     }
     Ok(())
-}
-
-/// Writes to a temporary sibling, then renames: a reader never sees half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
 }
