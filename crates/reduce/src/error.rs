@@ -57,7 +57,7 @@ pub enum Error {
     },
     /// Writing a model file failed.
     #[error("writing the model")]
-    Store(#[source] hiercog_store::Error),
+    Write(#[source] hiercog_io::Error),
     /// The k-NN graph could not be computed.
     #[error("the k-NN graph of the training features")]
     Knn(#[source] hiercog_retrieval::Error),

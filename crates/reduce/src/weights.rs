@@ -52,7 +52,7 @@ pub(crate) fn save(
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    hiercog_store::atomic_write(path, &out).map_err(Error::Store)
+    hiercog_io::write_atomic(path, &out).map_err(Error::Write)
 }
 
 /// Reads a file written by [`save`].
