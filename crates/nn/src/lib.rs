@@ -24,6 +24,7 @@ pub mod imagenet;
 pub mod ops;
 pub mod preprocess;
 pub mod resnet;
+pub mod trainable;
 pub mod vit;
 
 pub use backbone::{device_from_name, known_models, model_spec, Arch, Backbone, ModelSpec, Output};

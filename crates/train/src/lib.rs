@@ -1,0 +1,33 @@
+//! hiercog-train: trains the representations whose concept generalisation CoG measures.
+//!
+//! One call, [`train`], takes a [`TrainSet`] (images, or features of augmented views made once
+//! by a frozen backbone with [`extract_views`]), a [`TrainConfig`] (architecture, optimizer,
+//! schedule, augmentation, seed) and an [`Objective`] (the loss), and returns a
+//! [`TrainedBackbone`](hiercog_nn::trainable::TrainedBackbone) saved in the run directory —
+//! resuming whatever an interrupted call left there.
+//!
+//! * [`optim`] — SGD with momentum and AdamW with PyTorch's rules, parameter groups (no weight
+//!   decay on biases/BatchNorm), savable state; the cosine schedule with linear warm-up.
+//! * [`augment`] — random-resized crop + flip, multi-crop; randomness keyed by
+//!   (seed, epoch, index).
+//! * [`data`] — training sets and the worker-thread loader (deterministic whatever the threads).
+//! * [`views`] — feature views for training on frozen features, cached and resumable.
+//! * [`trainer`] — the loop, checkpoints, resume, metrics, divergence stop.
+//!
+//! The crate knows nothing of the terminal: progress goes through a callback.
+
+pub mod augment;
+pub mod data;
+pub mod error;
+pub mod objective;
+pub mod optim;
+pub mod trainer;
+pub mod views;
+
+pub use augment::{Augmentation, CropSpec, ViewGroup};
+pub use data::TrainSet;
+pub use error::{Error, Result};
+pub use objective::{CrossEntropy, Objective};
+pub use optim::{CosineSchedule, OptimizerConfig};
+pub use trainer::{train, EpochMetrics, Progress, RunOptions, TrainConfig, TrainOutcome};
+pub use views::{extract_views, FeatureViews, StoredGroup, ViewOptions, ViewProgress, ViewSpec};
