@@ -5,7 +5,7 @@
 //! `cargo bench -p hiercog-train --bench train_cost -- [resnet18-w16] [size 64] [batch 64] [iters 5]`
 //! prints one JSON line per measurement.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use hiercog_nn::trainable::{seeded_var_builder, Architecture, ResNetConfig, TrainableBackbone};
 use std::time::Instant;
@@ -62,7 +62,6 @@ fn main() {
     let arch = Architecture::ResNet(ResNetConfig::resnet18(width));
     let net = TrainableBackbone::new(&arch, seeded_var_builder(&vars, 0, &dev)).unwrap();
     let images = Tensor::randn(0f32, 1.0, (batch, 3, size, size), &dev).unwrap();
-    let _ = DType::F32;
     let fwd = time(iters, || {
         net.forward_t(&images, true).unwrap();
     });
