@@ -13,6 +13,7 @@
 //! * [`data`] — training sets and the worker-thread loader (deterministic whatever the threads).
 //! * [`views`] — feature views for training on frozen features, cached and resumable.
 //! * [`trainer`] — the loop, checkpoints, resume, metrics, divergence stop.
+//! * [`trex`] — the t-ReX recipe: projector, cosine classifier over memory prototypes, EMA encoder.
 //!
 //! The crate knows nothing of the terminal: progress goes through a callback.
 
@@ -22,6 +23,7 @@ pub mod error;
 pub mod objective;
 pub mod optim;
 pub mod trainer;
+pub mod trex;
 pub mod views;
 
 pub use augment::{Augmentation, CropSpec, ViewGroup};
@@ -29,5 +31,6 @@ pub use data::TrainSet;
 pub use error::{Error, Result};
 pub use objective::{CrossEntropy, Objective};
 pub use optim::{CosineSchedule, OptimizerConfig};
-pub use trainer::{train, EpochMetrics, Progress, RunOptions, TrainConfig, TrainOutcome};
+pub use trainer::{train, EpochMetrics, Head, Progress, RunOptions, TrainConfig, TrainOutcome};
+pub use trex::TrexConfig;
 pub use views::{extract_views, FeatureViews, StoredGroup, ViewOptions, ViewProgress, ViewSpec};

@@ -20,6 +20,7 @@ use crate::data::{pipelined, Source, TrainSet};
 use crate::error::{Error, Result};
 use crate::objective::Objective;
 use crate::optim::{params, CosineSchedule, Optimizer, OptimizerConfig};
+use crate::trex::{TrexConfig, TrexHead, PROJECTOR};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarMap;
 use hiercog_nn::trainable::{
@@ -34,10 +35,21 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// What sits on the trunk during training (the trunk alone is kept).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Head {
+    /// A linear classifier with bias.
+    Linear,
+    /// t-ReX's projector + cosine classifier over memory prototypes.
+    Trex(TrexConfig),
+}
+
 /// Everything that determines a training run's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub architecture: Architecture,
+    pub head: Head,
     pub optimizer: OptimizerConfig,
     /// Peak learning rate (after warm-up).
     pub lr: f64,
@@ -64,6 +76,7 @@ impl TrainConfig {
                 input_dim,
                 hidden: vec![512],
             }),
+            head: Head::Linear,
             optimizer: OptimizerConfig::Sgd {
                 momentum: 0.9,
                 nesterov: false,
@@ -85,19 +98,10 @@ impl TrainConfig {
     pub fn small_resnet() -> Self {
         TrainConfig {
             architecture: Architecture::ResNet(ResNetConfig::resnet18(16)),
-            optimizer: OptimizerConfig::Sgd {
-                momentum: 0.9,
-                nesterov: false,
-            },
             lr: 0.1,
-            final_lr: 0.0,
-            weight_decay: 5e-4,
-            decay_norm_and_bias: false,
-            epochs: 30,
-            warmup_epochs: 2,
             batch_size: 64,
             augmentation: Augmentation::single(64),
-            seed: 0,
+            ..TrainConfig::frozen_features(0)
         }
     }
 
@@ -106,26 +110,61 @@ impl TrainConfig {
     pub fn resnet50_gpu() -> Self {
         TrainConfig {
             architecture: Architecture::ResNet(ResNetConfig::resnet50(64)),
-            optimizer: OptimizerConfig::Sgd {
-                momentum: 0.9,
-                nesterov: false,
-            },
             lr: 0.1,
-            final_lr: 0.0,
             weight_decay: 1e-4,
             decay_norm_and_bias: true,
             epochs: 90,
             warmup_epochs: 5,
             batch_size: 256,
             augmentation: Augmentation::single(224),
-            seed: 0,
+            ..TrainConfig::frozen_features(0)
+        }
+    }
+
+    /// t-ReX on frozen features, the CPU default: [`TrainConfig::frozen_features`] with
+    /// [`TrexConfig::cpu`] and, per step, 1 global + 4 local stored views per image (the paper
+    /// classifies 1 + 8; extract them with `ViewSpec::multi_crop`).
+    pub fn trex_frozen_features(input_dim: usize) -> Self {
+        TrainConfig {
+            head: Head::Trex(TrexConfig::cpu()),
+            augmentation: Augmentation::multi_crop(1, 224, 4, 96),
+            ..TrainConfig::frozen_features(input_dim)
+        }
+    }
+
+    /// t-ReX from images on a CPU: [`TrainConfig::small_resnet`] with [`TrexConfig::cpu`],
+    /// 1 global 64 px + 4 local 32 px crops (the paper's 224/96 ratio, half its local crops).
+    pub fn trex_small_resnet() -> Self {
+        TrainConfig {
+            head: Head::Trex(TrexConfig::cpu()),
+            augmentation: Augmentation::multi_crop(1, 64, 4, 32),
+            ..TrainConfig::small_resnet()
+        }
+    }
+
+    /// t-ReX as published (the GPU recipe): ResNet-50, [`TrexConfig::paper`], 1 global 224 +
+    /// 8 local 96 crops, SGD (momentum 0.9) lr 0.1 for batch 256, weight decay 1e-4 (not on
+    /// biases/BatchNorm), 100 epochs with 10 of warm-up, cosine to 1e-6.
+    pub fn trex_gpu() -> Self {
+        TrainConfig {
+            head: Head::Trex(TrexConfig::paper()),
+            augmentation: Augmentation::multi_crop(1, 224, 8, 96),
+            final_lr: 1e-6,
+            decay_norm_and_bias: false,
+            epochs: 100,
+            warmup_epochs: 10,
+            ..TrainConfig::resnet50_gpu()
         }
     }
 
     /// A one-line description for messages, e.g. `resnet18-w16, seed 0, 30 epochs`.
     pub fn describe(&self) -> String {
+        let head = match self.head {
+            Head::Linear => "",
+            Head::Trex(_) => " + t-ReX head",
+        };
         format!(
-            "{}, seed {}, {} epochs",
+            "{}{head}, seed {}, {} epochs",
             self.architecture.name(),
             self.seed,
             self.epochs
@@ -184,7 +223,7 @@ impl TrainConfig {
         match (&self.architecture, &set.source) {
             (Architecture::ResNet(_), Source::Images { .. }) => Ok(()),
             (Architecture::Mlp(m), Source::Views(v)) if m.input_dim == v.dim => {
-                if v.groups.len() != self.augmentation.groups.len() {
+                if v.groups.len() < self.augmentation.groups.len() {
                     return bad(
                         "augmentation",
                         format!("{} view group(s)", self.augmentation.groups.len()),
@@ -302,18 +341,73 @@ fn fail_point(name: &str) {
     }
 }
 
-/// The network being trained: trunk + classifier.
+/// The network being trained: trunk + head.
 struct Network {
     backbone: TrainableBackbone,
-    head: candle_nn::Linear,
+    head: HeadNet,
+}
+
+enum HeadNet {
+    Linear(candle_nn::Linear),
+    Trex(Box<TrexHead>),
 }
 
 impl Network {
-    fn logits(&self, groups: &[Tensor]) -> Result<Vec<Tensor>> {
-        groups
-            .iter()
-            .map(|x| Ok(self.head.forward(&self.backbone.forward_t(x, true)?)?))
-            .collect()
+    fn new(config: &TrainConfig, classes: usize, vars: &VarMap, device: &Device) -> Result<Self> {
+        let vb = seeded_var_builder(vars, config.seed, device);
+        let backbone = TrainableBackbone::new(&config.architecture, vb.pp("backbone"))?;
+        let head = match &config.head {
+            Head::Linear => HeadNet::Linear(linear(
+                vb.pp("head"),
+                backbone.feature_dim(),
+                classes,
+                true,
+            )?),
+            Head::Trex(t) => HeadNet::Trex(Box::new(TrexHead::new(
+                t,
+                &backbone,
+                classes,
+                vars,
+                &vb,
+                config.seed,
+            )?)),
+        };
+        Ok(Network { backbone, head })
+    }
+
+    /// The logits of every view group (training mode); t-ReX then updates its memory with the
+    /// first `n` rows of the first group (the first global crop of each sample).
+    fn logits(&mut self, groups: &[Tensor], labels: &Tensor, n: usize) -> Result<Vec<Tensor>> {
+        match &mut self.head {
+            HeadNet::Linear(fc) => groups
+                .iter()
+                .map(|x| Ok(fc.forward(&self.backbone.forward_t(x, true)?)?))
+                .collect(),
+            HeadNet::Trex(t) => {
+                let prototypes = t.prototypes()?;
+                let logits = groups
+                    .iter()
+                    .map(|x| Ok(t.logits(&self.backbone.forward_t(x, true)?, &prototypes)?))
+                    .collect::<Result<Vec<_>>>()?;
+                t.update_memory(&groups[0].narrow(0, 0, n)?, labels)?;
+                Ok(logits)
+            }
+        }
+    }
+
+    /// Checkpoint tensors besides the variables.
+    fn state(&self) -> Result<HashMap<String, Tensor>> {
+        Ok(match &self.head {
+            HeadNet::Linear(_) => HashMap::new(),
+            HeadNet::Trex(t) => t.state()?,
+        })
+    }
+
+    fn load_state(&mut self, tensors: &HashMap<String, Tensor>) -> candle_core::Result<()> {
+        match &mut self.head {
+            HeadNet::Linear(_) => Ok(()),
+            HeadNet::Trex(t) => t.load_state(tensors),
+        }
     }
 }
 
@@ -333,20 +427,13 @@ pub fn train(
     let key = run_key(config, objective, set);
 
     let vars = VarMap::new();
-    let vb = seeded_var_builder(&vars, config.seed, device);
-    let backbone = TrainableBackbone::new(&config.architecture, vb.pp("backbone"))?;
-    let head = linear(
-        vb.pp("head"),
-        backbone.feature_dim(),
-        set.classes.len(),
-        true,
-    )?;
-    let net = Network { backbone, head };
+    let mut net = Network::new(config, set.classes.len(), &vars, device)?;
+    let learned = ["backbone.", "head.", &format!("{PROJECTOR}.")];
     let mut optimizer = Optimizer::new(
         &config.optimizer,
         params(
             &vars,
-            &["backbone.", "head."],
+            &learned,
             config.weight_decay,
             config.decay_norm_and_bias,
         ),
@@ -361,8 +448,15 @@ pub fn train(
         total_steps: config.epochs * steps_per_epoch,
     };
 
-    let (first_epoch, mut metrics) =
-        resume(run_dir, &key, &description, &vars, &mut optimizer, device)?;
+    let (first_epoch, mut metrics) = resume(
+        run_dir,
+        &key,
+        &description,
+        &vars,
+        &mut optimizer,
+        &mut net,
+        device,
+    )?;
     let model_dir = run_dir.join(MODEL_DIR);
     if first_epoch >= config.epochs && model_dir.join(hiercog_nn::trainable::CARD_FILE).exists() {
         return Ok(TrainOutcome {
@@ -399,7 +493,7 @@ pub fn train(
                     .collect::<candle_core::Result<Vec<_>>>()?;
                 let n = batch.labels.len();
                 let labels = Tensor::new(batch.labels.as_slice(), device)?;
-                let logits = net.logits(&inputs)?;
+                let logits = net.logits(&inputs, &labels, n)?;
                 let views: usize = logits
                     .iter()
                     .map(|l| l.dim(0).unwrap_or(0) / n.max(1))
@@ -461,6 +555,7 @@ pub fn train(
             epoch + 1,
             &vars,
             &optimizer,
+            &net,
             &metrics,
         )?;
         write_metrics_csv(run_dir, &metrics)?;
@@ -568,6 +663,7 @@ fn checkpoint_file(epoch: usize) -> String {
 
 /// Writes the epoch's checkpoint: tensors first, then the state file that makes it current,
 /// then removes the previous tensors file.
+#[allow(clippy::too_many_arguments)]
 fn save_checkpoint(
     run_dir: &Path,
     key: &str,
@@ -575,9 +671,11 @@ fn save_checkpoint(
     epoch: usize,
     vars: &VarMap,
     optimizer: &Optimizer,
+    net: &Network,
     metrics: &[EpochMetrics],
 ) -> Result<()> {
     let mut tensors: HashMap<String, Tensor> = optimizer.state()?;
+    tensors.extend(net.state()?);
     for (name, var) in vars.data().lock().expect("var map lock poisoned").iter() {
         tensors.insert(format!("model.{name}"), var.as_tensor().clone());
     }
@@ -628,6 +726,7 @@ fn resume(
     description: &str,
     vars: &VarMap,
     optimizer: &mut Optimizer,
+    net: &mut Network,
     device: &Device,
 ) -> Result<(usize, Vec<EpochMetrics>)> {
     let Some(state) = read_state(run_dir)? else {
@@ -663,9 +762,10 @@ fn resume(
     fill_vars(vars, model, &path, description)?;
     optimizer
         .load_state(&tensors)
+        .and_then(|()| net.load_state(&tensors))
         .map_err(|e| Error::Checkpoint {
             path: path.clone(),
-            reason: format!("optimizer state: {e}"),
+            reason: format!("optimizer or head state: {e}"),
         })?;
     Ok((state.epoch, state.metrics))
 }

@@ -51,6 +51,30 @@ pub struct ViewSpec {
 }
 
 impl ViewSpec {
+    /// t-ReX's multi-crop: `global` views at `global_size` of scale (0.25, 1) and `local` views
+    /// at `local_size` of scale (0.05, 0.25). Plain recipes train on the global group alone, so
+    /// one extraction serves every recipe.
+    pub fn multi_crop(
+        global: usize,
+        global_size: u32,
+        local: usize,
+        local_size: u32,
+        seed: u64,
+    ) -> Self {
+        let aug = Augmentation::multi_crop(global, global_size, local, local_size);
+        ViewSpec {
+            groups: aug
+                .groups
+                .into_iter()
+                .map(|g| StoredGroup {
+                    views: g.count,
+                    crop: g.crop,
+                })
+                .collect(),
+            seed,
+        }
+    }
+
     /// `views` random-resized crops (scale (0.25, 1), ratio (3/4, 4/3), flip) of every image at
     /// `size` (the frozen backbone's input size) — the depth (a) default is 8 at 224 px. The
     /// scale range is milder than the usual (0.08, 1): a frozen backbone's features of tiny
@@ -121,7 +145,8 @@ impl FeatureViews {
     }
 
     /// The rows `indices` of a step: per group of `aug`, `count` distinct stored views of each
-    /// row, crop-major (the crops in `aug` are ignored: the views were cropped at extraction).
+    /// row, crop-major (the crops in `aug` are ignored: the views were cropped at extraction; `aug`
+    /// may use fewer groups than are stored: the first ones).
     pub(crate) fn batch(
         &self,
         aug: &Augmentation,
@@ -129,7 +154,7 @@ impl FeatureViews {
         epoch: usize,
         indices: &[usize],
     ) -> Result<Vec<(Vec<f32>, Vec<usize>)>> {
-        if aug.groups.len() != self.groups.len() {
+        if aug.groups.len() > self.groups.len() {
             return Err(Error::Setting {
                 name: "view groups",
                 value: aug.groups.len().to_string(),

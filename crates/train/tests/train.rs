@@ -6,8 +6,8 @@ use hiercog_nn::trainable::{Architecture, MlpConfig, ResNetConfig, WEIGHTS_FILE}
 use hiercog_nn::Preprocess;
 use hiercog_train::trainer::MODEL_DIR;
 use hiercog_train::{
-    train, Augmentation, CrossEntropy, Error, FeatureViews, Objective, Progress, RunOptions,
-    TrainConfig, TrainSet,
+    train, Augmentation, CropSpec, CrossEntropy, Error, FeatureViews, Head, Objective, Progress,
+    RunOptions, TrainConfig, TrainSet, TrexConfig, ViewGroup,
 };
 use rand::{Rng, SeedableRng};
 use std::path::Path;
@@ -40,6 +40,29 @@ fn blobs() -> TrainSet {
         (0..classes).map(|c| format!("c{c}")).collect(),
     )
     .unwrap()
+}
+
+/// t-ReX on the blobs: both stored views classified each step, a small memory.
+fn trex_config(seed: u64) -> TrainConfig {
+    TrainConfig {
+        head: Head::Trex(TrexConfig {
+            hidden_layers: 1,
+            hidden_dim: 16,
+            bottleneck_dim: 8,
+            memory_size: 48,
+            ema_momentum: 0.9,
+            ..TrexConfig::cpu()
+        }),
+        augmentation: Augmentation {
+            groups: vec![ViewGroup {
+                count: 2,
+                crop: CropSpec::standard(1),
+            }],
+        },
+        lr: 0.1,
+        epochs: 6,
+        ..blob_config(seed)
+    }
 }
 
 fn blob_config(seed: u64) -> TrainConfig {
@@ -93,19 +116,24 @@ fn weights(dir: &Path) -> Vec<u8> {
     std::fs::read(dir.join(MODEL_DIR).join(WEIGHTS_FILE)).unwrap()
 }
 
-#[test]
-fn training_learns_a_separable_toy_set() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &blob_config(1), &CE).unwrap();
+/// The last epoch's loss is below `ratio` × the first's and its training top-1 above `top1` %.
+fn assert_learned(out: &hiercog_train::TrainOutcome, ratio: f64, top1: f64) {
     let (first, last) = (&out.epochs[0], out.epochs.last().unwrap());
-    assert_eq!(out.epochs.len(), 4);
     assert!(
-        last.loss < 0.5 * first.loss,
+        last.loss < ratio * first.loss,
         "loss {} -> {}",
         first.loss,
         last.loss
     );
-    assert!(last.top1 > 95.0, "top-1 {}", last.top1);
+    assert!(last.top1 > top1, "top-1 {}", last.top1);
+}
+
+#[test]
+fn training_learns_a_separable_toy_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &blob_config(1), &CE).unwrap();
+    assert_eq!(out.epochs.len(), 4);
+    assert_learned(&out, 0.5, 95.0);
     // The saved representation extracts features; the metrics are in the CSV.
     let x = Tensor::zeros((3, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
     assert_eq!(out.model.features(&x).unwrap().dims(), [3, 16]);
@@ -157,8 +185,9 @@ fn same_seed_same_weights_whatever_the_workers() {
 /// Runs the training of `blob_config(3)` in `dir` as a separate process (this test binary, the
 /// ignored `child_training` test), with `HIERCOG_TRAIN_ABORT_AT=abort_at` when given; returns
 /// whether it exited successfully.
-fn child(dir: &Path, abort_at: Option<&str>) -> bool {
+fn child(dir: &Path, trex: bool, abort_at: Option<&str>) -> bool {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.env("TRAIN_CHILD_TREX", if trex { "1" } else { "0" });
     cmd.args([
         "child_training",
         "--exact",
@@ -179,10 +208,14 @@ fn child(dir: &Path, abort_at: Option<&str>) -> bool {
 fn child_training() {
     let dir = std::env::var("TRAIN_CHILD_DIR")
         .expect("run by resume_after_abort_gives_the_uninterrupted_weights");
+    let config = match std::env::var("TRAIN_CHILD_TREX").as_deref() {
+        Ok("1") => trex_config(3),
+        _ => blob_config(3),
+    };
     let starts = AtomicUsize::new(usize::MAX);
     train(
         &blobs(),
-        &blob_config(3),
+        &config,
         &CE,
         Path::new(&dir),
         &Device::Cpu,
@@ -197,42 +230,67 @@ fn child_training() {
     println!("started at epoch {}", starts.load(Ordering::SeqCst));
 }
 
-#[test]
-fn resume_after_abort_gives_the_uninterrupted_weights() {
+/// Trains in a child process killed mid-epoch 2, then after writing (not committing) epoch 3's
+/// weights, then to the end: the weights must equal an uninterrupted run's.
+fn check_resume_after_abort(trex: bool) {
+    let config = if trex { trex_config(3) } else { blob_config(3) };
     let whole = tempfile::tempdir().unwrap();
-    run(whole.path(), &blob_config(3), &CE).unwrap();
-
+    run(whole.path(), &config, &CE).unwrap();
+    let epoch_of = |dir: &Path| {
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("checkpoint.json")).unwrap()).unwrap();
+        state["epoch"].clone()
+    };
     let cut = tempfile::tempdir().unwrap();
     // 6 steps per epoch: step 9 is in the middle of epoch 2; abort there.
-    assert!(!child(cut.path(), Some("step-9")));
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(cut.path().join("checkpoint.json")).unwrap())
-            .unwrap();
-    assert_eq!(state["epoch"], 1);
-    // Resume; die again after writing epoch 3's weights but before committing them.
-    assert!(!child(cut.path(), Some("weights-3")));
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(cut.path().join("checkpoint.json")).unwrap())
-            .unwrap();
+    assert!(!child(cut.path(), trex, Some("step-9")));
+    assert_eq!(epoch_of(cut.path()), 1);
+    assert!(!child(cut.path(), trex, Some("weights-3")));
     assert_eq!(
-        state["epoch"], 2,
+        epoch_of(cut.path()),
+        2,
         "the uncommitted epoch-3 checkpoint must not count"
     );
-    // Finish.
-    assert!(child(cut.path(), None));
+    assert!(child(cut.path(), trex, None));
     assert_eq!(weights(whole.path()), weights(cut.path()));
     // Only the last checkpoint file is kept.
     let ckpts = std::fs::read_dir(cut.path())
         .unwrap()
         .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("checkpoint-")
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("checkpoint-")
         })
         .count();
     assert_eq!(ckpts, 1);
+}
+
+#[test]
+fn resume_after_abort_gives_the_uninterrupted_weights() {
+    check_resume_after_abort(false);
+}
+
+#[test]
+fn trex_resumes_with_its_memory_and_ema_to_the_same_weights() {
+    check_resume_after_abort(true);
+}
+
+#[test]
+fn trex_learns_the_toy_set_and_keeps_only_the_trunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &trex_config(1), &CE).unwrap();
+    assert_learned(&out, 0.7, 90.0);
+    // The saved model is the trunk alone: no projector, EMA or memory.
+    let saved =
+        candle_core::safetensors::load(dir.path().join(MODEL_DIR).join(WEIGHTS_FILE), &Device::Cpu)
+            .unwrap();
+    assert!(
+        saved
+            .keys()
+            .all(|k| !k.contains("projector") && !k.contains("ema")),
+        "{:?}",
+        saved.keys()
+    );
+    assert_eq!(out.model.feature_dim(), 16);
 }
 
 /// Cross-entropy that returns NaN from its `at`-th call on.
@@ -361,6 +419,19 @@ fn a_small_resnet_trains_from_images() {
     assert_eq!(card.preprocess.as_ref().unwrap().crop, 32);
     let x = Tensor::zeros((2, 3, 32, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
     assert_eq!(out.model.features(&x).unwrap().dims(), [2, 32]);
+    // t-ReX multi-crop from images: a 32 px global and two 16 px local crops per image.
+    let trex = TrainConfig {
+        head: Head::Trex(TrexConfig {
+            memory_size: 16,
+            ..TrexConfig::cpu()
+        }),
+        augmentation: Augmentation::multi_crop(1, 32, 2, 16),
+        ..config
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = train_on(&set, &trex, dir.path());
+    assert!(out.epochs.iter().all(|m| m.loss.is_finite()));
+    assert_eq!(out.model.card().preprocess.as_ref().unwrap().crop, 32);
 }
 
 #[test]

@@ -1,0 +1,392 @@
+//! t-ReX (Sariyildiz et al. 2023, naver/trex): supervised training that generalises like
+//! self-supervised learning. On top of the trunk:
+//!
+//! * an expendable **projector** — L2-normalised input, hidden layers Linear → BatchNorm → GELU,
+//!   a bias-free linear bottleneck — dropped after training (the trunk is the representation);
+//! * a **cosine-softmax classifier**, `logits = ẑ · p̂ᵀ / τ`, whose class prototypes `p` are the
+//!   means of the projected features held in a **memory** of the last `memory_size` global crops,
+//!   L2-normalised; the memory is filled by an **EMA encoder** (trunk + projector, momentum
+//!   `ema_momentum`, BatchNorm in training mode) from the first global crop of every batch, after
+//!   the logits are computed, as in the reference. The memory starts with seeded random features
+//!   and labels (the reference starts with `randn` and random labels);
+//! * **multi-crop**: every global and local crop is classified ([`crate::Augmentation`]).
+//!
+//! Paper values ([`TrexConfig::paper`]): 3 hidden layers of 2048, bottleneck 256, τ = 0.1, memory
+//! 8,192, EMA 0.999 (ResNet-50, 1 global 224 + 8 local 96 crops, 100 epochs of ≈5,000 steps).
+//! The CPU default ([`TrexConfig::cpu`]) keeps τ, the input normalisation and the layer types and
+//! scales the sizes to a run of a few hundred steps on ≈1,000 images of ≈30 classes: 2 hidden
+//! layers of 512, bottleneck 128, memory 1,024 (≈ one epoch, ≈30 features per class, as the
+//! paper's 8,192 hold ≈8 per class), EMA 0.95 (a horizon of ≈20 steps ≈ one epoch, where the
+//! paper's 1,000 steps are a fifth of one of its epochs).
+
+use crate::augment::SampleRng;
+use candle_core::{DType, Device, Result, Tensor, Var, D};
+use candle_nn::{BatchNorm, Init, Linear, Module, ModuleT, VarBuilder, VarMap};
+use hiercog_nn::trainable::{batch_norm, TrainableBackbone};
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// t-ReX's head and memory settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrexConfig {
+    /// L2-normalise the trunk's features before the projector.
+    pub input_l2_norm: bool,
+    pub hidden_layers: usize,
+    pub hidden_dim: usize,
+    pub bottleneck_dim: usize,
+    /// Temperature of the cosine softmax.
+    pub tau: f64,
+    /// Slots of the memory that gives the class prototypes.
+    pub memory_size: usize,
+    /// Momentum of the EMA encoder that fills the memory.
+    pub ema_momentum: f64,
+}
+
+impl TrexConfig {
+    /// The paper's (and naver/trex's defaults).
+    pub fn paper() -> Self {
+        TrexConfig {
+            input_l2_norm: true,
+            hidden_layers: 3,
+            hidden_dim: 2048,
+            bottleneck_dim: 256,
+            tau: 0.1,
+            memory_size: 8192,
+            ema_momentum: 0.999,
+        }
+    }
+
+    /// Scaled for a CPU run of a few hundred steps (see the module documentation).
+    pub fn cpu() -> Self {
+        TrexConfig {
+            hidden_layers: 2,
+            hidden_dim: 512,
+            bottleneck_dim: 128,
+            memory_size: 1024,
+            ema_momentum: 0.95,
+            ..TrexConfig::paper()
+        }
+    }
+}
+
+/// Rows divided by their L2 norm (at least 1e-12, as `F.normalize`).
+fn l2_normalize(x: &Tensor) -> Result<Tensor> {
+    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.maximum(1e-12)?;
+    x.broadcast_div(&norm)
+}
+
+/// The expendable projector.
+pub struct Projector {
+    input_l2_norm: bool,
+    hidden: Vec<(Linear, BatchNorm)>,
+    bottleneck: Linear,
+}
+
+impl Projector {
+    /// Built under `vb`; weights truncated-normal(0.02)-initialised as in the reference (plain
+    /// normal here: at σ = 0.02 the ±2 truncation never binds), biases zero.
+    pub fn new(cfg: &TrexConfig, input: usize, vb: VarBuilder) -> Result<Self> {
+        let w_init = Init::Randn {
+            mean: 0.0,
+            stdev: 0.02,
+        };
+        let mut hidden = Vec::new();
+        let mut d = input;
+        for i in 0..cfg.hidden_layers {
+            let vb = vb.pp(i.to_string());
+            let w = vb
+                .pp("fc")
+                .get_with_hints((cfg.hidden_dim, d), "weight", w_init)?;
+            let b = vb
+                .pp("fc")
+                .get_with_hints(cfg.hidden_dim, "bias", Init::Const(0.0))?;
+            hidden.push((
+                Linear::new(w, Some(b)),
+                batch_norm(vb.pp("bn"), cfg.hidden_dim)?,
+            ));
+            d = cfg.hidden_dim;
+        }
+        let w = vb
+            .pp("bottleneck")
+            .get_with_hints((cfg.bottleneck_dim, d), "weight", w_init)?;
+        Ok(Projector {
+            input_l2_norm: cfg.input_l2_norm,
+            hidden,
+            bottleneck: Linear::new(w, None),
+        })
+    }
+
+    /// The projection of trunk features (BatchNorm in training mode).
+    pub fn forward(&self, features: &Tensor) -> Result<Tensor> {
+        let mut x = if self.input_l2_norm {
+            l2_normalize(features)?
+        } else {
+            features.clone()
+        };
+        for (fc, bn) in &self.hidden {
+            x = bn.forward_t(&fc.forward(&x)?, true)?.gelu_erf()?;
+        }
+        self.bottleneck.forward(&x)
+    }
+}
+
+/// The memory of projected global crops and their labels.
+struct Memory {
+    features: Tensor,
+    labels: Tensor,
+    ptr: usize,
+    classes: usize,
+}
+
+impl Memory {
+    fn new(size: usize, dim: usize, classes: usize, seed: u64, device: &Device) -> Result<Self> {
+        let mut rng = SampleRng::new("trex-memory", seed, 0, 0);
+        let f: Vec<f32> = (0..size * dim)
+            .map(|_| StandardNormal.sample(rng.rng()))
+            .collect();
+        let l: Vec<u32> = (0..size)
+            .map(|_| rng.rng().random_range(0..classes as u32))
+            .collect();
+        Ok(Memory {
+            features: Tensor::from_vec(f, (size, dim), device)?,
+            labels: Tensor::from_vec(l, size, device)?,
+            ptr: 0,
+            classes,
+        })
+    }
+
+    /// L2-normalised per-class sums of the memory's features `(classes, dim)`.
+    fn prototypes(&self) -> Result<Tensor> {
+        let dim = self.features.dim(1)?;
+        let sums = Tensor::zeros((self.classes, dim), DType::F32, self.features.device())?
+            .index_add(&self.labels, &self.features, 0)?;
+        l2_normalize(&sums)
+    }
+
+    /// Writes `features` (detached) and `labels` at the pointer; what does not fit before the end
+    /// is dropped and the pointer wraps to 0 (the reference's queue).
+    fn enqueue(&mut self, features: &Tensor, labels: &Tensor) -> Result<()> {
+        let size = self.features.dim(0)?;
+        let n = features.dim(0)?.min(size - self.ptr);
+        let f = features.narrow(0, 0, n)?.detach();
+        let l = labels.narrow(0, 0, n)?;
+        self.features = self
+            .features
+            .slice_assign(&[self.ptr..self.ptr + n, 0..f.dim(1)?], &f)?;
+        self.labels = self
+            .labels
+            .unsqueeze(1)?
+            .slice_assign(&[self.ptr..self.ptr + n, 0..1], &l.unsqueeze(1)?)?
+            .squeeze(1)?;
+        self.ptr = (self.ptr + n) % size;
+        Ok(())
+    }
+}
+
+/// Projector, cosine classifier over memory prototypes, EMA encoder.
+pub struct TrexHead {
+    cfg: TrexConfig,
+    projector: Projector,
+    ema_backbone: TrainableBackbone,
+    ema_projector: Projector,
+    /// (model variable, its EMA twin), every learned variable of trunk and projector.
+    ema_pairs: Vec<(Var, Var)>,
+    memory: Memory,
+}
+
+/// Variable-name prefix of the projector.
+pub const PROJECTOR: &str = "projector";
+const EMA: &str = "ema";
+
+impl TrexHead {
+    /// Builds the head for `backbone` (built under `backbone`) in `vars`, the EMA encoder as a copy
+    /// of trunk and projector (`ema.*`), and the memory.
+    pub fn new(
+        cfg: &TrexConfig,
+        backbone: &TrainableBackbone,
+        classes: usize,
+        vars: &VarMap,
+        vb: &VarBuilder,
+        seed: u64,
+    ) -> Result<Self> {
+        let projector = Projector::new(cfg, backbone.feature_dim(), vb.pp(PROJECTOR))?;
+        let ema_backbone =
+            TrainableBackbone::new(backbone.architecture(), vb.pp(EMA).pp("backbone"))?;
+        let ema_projector = Projector::new(cfg, backbone.feature_dim(), vb.pp(EMA).pp(PROJECTOR))?;
+        let map = vars.data().lock().expect("var map lock poisoned");
+        let mut names: Vec<&String> = map
+            .keys()
+            .filter(|k| k.starts_with("backbone.") || k.starts_with("projector."))
+            .filter(|k| !k.ends_with("running_mean") && !k.ends_with("running_var"))
+            .collect();
+        names.sort();
+        let mut ema_pairs = Vec::new();
+        for name in names {
+            let (model, ema) = (&map[name], &map[&format!("{EMA}.{name}")]);
+            ema.set(model.as_tensor())?;
+            ema_pairs.push((model.clone(), ema.clone()));
+        }
+        drop(map);
+        let device = vb.device();
+        Ok(TrexHead {
+            cfg: cfg.clone(),
+            projector,
+            ema_backbone,
+            ema_projector,
+            ema_pairs,
+            memory: Memory::new(cfg.memory_size, cfg.bottleneck_dim, classes, seed, device)?,
+        })
+    }
+
+    /// Prototypes of the current memory, for one step's logits.
+    pub fn prototypes(&self) -> Result<Tensor> {
+        self.memory.prototypes()
+    }
+
+    /// Cosine logits `ẑ·p̂ᵀ/τ` of trunk features against `prototypes`.
+    pub fn logits(&self, features: &Tensor, prototypes: &Tensor) -> Result<Tensor> {
+        let z = l2_normalize(&self.projector.forward(features)?)?;
+        z.matmul(&prototypes.t()?)? / self.cfg.tau
+    }
+
+    /// Moves the EMA encoder towards the model, then enqueues its projections of `images` (the
+    /// first global crop of each sample) with their labels.
+    pub fn update_memory(&mut self, images: &Tensor, labels: &Tensor) -> Result<()> {
+        let m = self.cfg.ema_momentum;
+        for (model, ema) in &self.ema_pairs {
+            ema.set(&((ema.as_tensor() * m)? + (model.as_tensor().detach() * (1.0 - m))?)?)?;
+        }
+        let f = self.ema_backbone.forward_t(images, true)?;
+        let z = self.ema_projector.forward(&f)?.detach();
+        self.memory.enqueue(&z, labels)
+    }
+
+    /// The memory as checkpoint tensors (`trex.memory.*`).
+    pub fn state(&self) -> Result<HashMap<String, Tensor>> {
+        let ptr = Tensor::from_slice(&[self.memory.ptr as u32], 1, self.memory.features.device())?;
+        Ok(HashMap::from([
+            (
+                "trex.memory.features".to_string(),
+                self.memory.features.clone(),
+            ),
+            ("trex.memory.labels".to_string(), self.memory.labels.clone()),
+            ("trex.memory.ptr".to_string(), ptr),
+        ]))
+    }
+
+    /// Restores [`TrexHead::state`].
+    pub fn load_state(&mut self, tensors: &HashMap<String, Tensor>) -> Result<()> {
+        let get = |k: &str| {
+            tensors
+                .get(k)
+                .cloned()
+                .ok_or_else(|| candle_core::Error::Msg(format!("{k} missing")))
+        };
+        let features = get("trex.memory.features")?;
+        if features.dims() != self.memory.features.dims() {
+            candle_core::bail!(
+                "trex.memory.features has shape {:?}, the memory {:?}",
+                features.dims(),
+                self.memory.features.dims()
+            );
+        }
+        self.memory.features = features;
+        self.memory.labels = get("trex.memory.labels")?;
+        self.memory.ptr = get("trex.memory.ptr")?.to_vec1::<u32>()?[0] as usize;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hiercog_nn::trainable::{seeded_var_builder, Architecture, MlpConfig};
+
+    #[test]
+    fn memory_prototypes_are_normalised_class_means_and_the_queue_wraps() {
+        let dev = Device::Cpu;
+        let mut mem = Memory::new(4, 2, 3, 0, &dev).unwrap();
+        let f = Tensor::new(&[[3f32, 4.0], [1.0, 0.0], [0.0, 2.0]], &dev).unwrap();
+        mem.enqueue(&f, &Tensor::new(&[0u32, 1, 1], &dev).unwrap())
+            .unwrap();
+        assert_eq!(mem.ptr, 3);
+        // Two more: only one fits before the end, then the pointer wraps.
+        let g = Tensor::new(&[[0f32, 5.0], [9.0, 9.0]], &dev).unwrap();
+        mem.enqueue(&g, &Tensor::new(&[2u32, 2], &dev).unwrap())
+            .unwrap();
+        assert_eq!(mem.ptr, 0);
+        let p = mem.prototypes().unwrap().to_vec2::<f32>().unwrap();
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+        assert!(close(&p[0], &[0.6, 0.8]), "{p:?}");
+        assert!(
+            close(&p[1], &[1.0 / 5f32.sqrt(), 2.0 / 5f32.sqrt()]),
+            "{p:?}"
+        );
+        assert!(close(&p[2], &[0.0, 1.0]), "{p:?}");
+    }
+
+    #[test]
+    fn ema_starts_as_the_model_and_moves_towards_it() {
+        let dev = Device::Cpu;
+        let vars = VarMap::new();
+        let vb = seeded_var_builder(&vars, 1, &dev);
+        let arch = Architecture::Mlp(MlpConfig {
+            input_dim: 6,
+            hidden: vec![5],
+        });
+        let backbone = TrainableBackbone::new(&arch, vb.pp("backbone")).unwrap();
+        let cfg = TrexConfig {
+            memory_size: 8,
+            ema_momentum: 0.5,
+            ..TrexConfig::cpu()
+        };
+        let mut head = TrexHead::new(&cfg, &backbone, 3, &vars, &vb, 0).unwrap();
+        let (model, ema) = head.ema_pairs[0].clone();
+        assert_eq!(
+            model
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap(),
+            ema.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        );
+        let before = ema
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        model.set(&model.as_tensor().zeros_like().unwrap()).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (4, 6), &dev).unwrap();
+        head.update_memory(&x, &Tensor::new(&[0u32, 1, 2, 0], &dev).unwrap())
+            .unwrap();
+        let after = ema
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        for (a, b) in after.iter().zip(before) {
+            assert!((a - 0.5 * b).abs() < 1e-6);
+        }
+        assert_eq!(head.memory.ptr, 4);
+        let logits = head
+            .logits(
+                &backbone.forward_t(&x, true).unwrap(),
+                &head.prototypes().unwrap(),
+            )
+            .unwrap();
+        assert_eq!(logits.dims(), [4, 3]);
+        // Cosine logits are bounded by 1/τ.
+        let logits = logits.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let max = logits.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(max <= 10.0 + 1e-4);
+    }
+}
