@@ -29,7 +29,7 @@ pub mod views;
 pub use augment::{Augmentation, CropSpec, ViewGroup};
 pub use data::TrainSet;
 pub use error::{Error, Result};
-pub use objective::{CrossEntropy, Objective};
+pub use objective::Objective;
 pub use optim::{CosineSchedule, OptimizerConfig};
 pub use trainer::{train, EpochMetrics, Head, Progress, RunOptions, TrainConfig, TrainOutcome};
 pub use trex::TrexConfig;

@@ -2,12 +2,14 @@
 //! bad input.
 
 use candle_core::{Device, Tensor};
+use hiercog_losses::{HierarchicalLoss, LabelTree, LossSpec, TreeFromDag};
 use hiercog_nn::trainable::{Architecture, MlpConfig, ResNetConfig, WEIGHTS_FILE};
 use hiercog_nn::Preprocess;
+use hiercog_taxonomy::Taxonomy;
 use hiercog_train::trainer::MODEL_DIR;
 use hiercog_train::{
-    train, Augmentation, CropSpec, CrossEntropy, Error, FeatureViews, Head, Objective, Progress,
-    RunOptions, TrainConfig, TrainSet, TrexConfig, ViewGroup,
+    train, Augmentation, CropSpec, Error, FeatureViews, Head, Objective, Progress, RunOptions,
+    TrainConfig, TrainSet, TrexConfig, ViewGroup,
 };
 use rand::{Rng, SeedableRng};
 use std::path::Path;
@@ -80,7 +82,16 @@ fn blob_config(seed: u64) -> TrainConfig {
     }
 }
 
-const CE: CrossEntropy = CrossEntropy { smoothing: 0.0 };
+/// `loss` over the toy classes `c0`… `c{n-1}` under one root.
+fn loss_over(spec: &str, n: usize) -> HierarchicalLoss {
+    let isa: String = (0..n).map(|c| format!("root\tc{c}\n")).collect();
+    let tax = Taxonomy::from_isa_str(&isa, Path::new("toy.tsv")).unwrap();
+    let labels: Vec<String> = (0..n).map(|c| format!("c{c}")).collect();
+    let tree = LabelTree::from_taxonomy(&tax, &labels, TreeFromDag::First).unwrap();
+    HierarchicalLoss::new(&spec.parse::<LossSpec>().unwrap(), &tree, &Device::Cpu).unwrap()
+}
+
+static CE: std::sync::LazyLock<HierarchicalLoss> = std::sync::LazyLock::new(|| loss_over("ce", 4));
 
 fn run(
     dir: &Path,
@@ -100,10 +111,11 @@ fn run(
 
 /// Trains `config` on `set` in `dir` with cross-entropy and default options.
 fn train_on(set: &TrainSet, config: &TrainConfig, dir: &Path) -> hiercog_train::TrainOutcome {
+    let ce = loss_over("ce", set.classes.len());
     train(
         set,
         config,
-        &CE,
+        &ce,
         dir,
         &Device::Cpu,
         &RunOptions::default(),
@@ -131,7 +143,7 @@ fn assert_learned(out: &hiercog_train::TrainOutcome, ratio: f64, top1: f64) {
 #[test]
 fn training_learns_a_separable_toy_set() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &blob_config(1), &CE).unwrap();
+    let out = run(dir.path(), &blob_config(1), &*CE).unwrap();
     assert_eq!(out.epochs.len(), 4);
     assert_learned(&out, 0.5, 95.0);
     // The saved representation extracts features; the metrics are in the CSV.
@@ -144,7 +156,7 @@ fn training_learns_a_separable_toy_set() {
     let again = train(
         &blobs(),
         &blob_config(1),
-        &CE,
+        &*CE,
         dir.path(),
         &Device::Cpu,
         &RunOptions::default(),
@@ -161,7 +173,7 @@ fn same_seed_same_weights_whatever_the_workers() {
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
     );
-    run(a.path(), &blob_config(5), &CE).unwrap();
+    run(a.path(), &blob_config(5), &*CE).unwrap();
     let opts = RunOptions {
         workers: Some(3),
         queue_depth: Some(1),
@@ -170,14 +182,14 @@ fn same_seed_same_weights_whatever_the_workers() {
     train(
         &blobs(),
         &blob_config(5),
-        &CE,
+        &*CE,
         b.path(),
         &Device::Cpu,
         &opts,
         &|_| {},
     )
     .unwrap();
-    run(c.path(), &blob_config(6), &CE).unwrap();
+    run(c.path(), &blob_config(6), &*CE).unwrap();
     assert_eq!(weights(a.path()), weights(b.path()));
     assert_ne!(weights(a.path()), weights(c.path()));
 }
@@ -216,7 +228,7 @@ fn child_training() {
     train(
         &blobs(),
         &config,
-        &CE,
+        &*CE,
         Path::new(&dir),
         &Device::Cpu,
         &RunOptions::default(),
@@ -235,7 +247,7 @@ fn child_training() {
 fn check_resume_after_abort(trex: bool) {
     let config = if trex { trex_config(3) } else { blob_config(3) };
     let whole = tempfile::tempdir().unwrap();
-    run(whole.path(), &config, &CE).unwrap();
+    run(whole.path(), &config, &*CE).unwrap();
     let epoch_of = |dir: &Path| {
         let state: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("checkpoint.json")).unwrap()).unwrap();
@@ -277,7 +289,7 @@ fn trex_resumes_with_its_memory_and_ema_to_the_same_weights() {
 #[test]
 fn trex_learns_the_toy_set_and_keeps_only_the_trunk() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &trex_config(1), &CE).unwrap();
+    let out = run(dir.path(), &trex_config(1), &*CE).unwrap();
     assert_learned(&out, 0.7, 90.0);
     // The saved model is the trunk alone: no projector, EMA or memory.
     let saved =
@@ -343,7 +355,7 @@ fn a_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_checkpoint() {
     assert!(dir.path().join(state["file"].as_str().unwrap()).exists());
     assert!(!dir.path().join(MODEL_DIR).exists());
     // The run resumes from the kept checkpoint once the loss behaves.
-    let out = run(dir.path(), &blob_config(2), &CE).unwrap();
+    let out = run(dir.path(), &blob_config(2), &*CE).unwrap();
     assert_eq!(out.resumed_epochs, 2);
 }
 
@@ -352,7 +364,7 @@ fn a_run_directory_of_another_architecture_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let mut short = blob_config(4);
     short.epochs = 2;
-    run(dir.path(), &short, &CE).unwrap();
+    run(dir.path(), &short, &*CE).unwrap();
     let before: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -362,7 +374,7 @@ fn a_run_directory_of_another_architecture_is_refused_untouched() {
         input_dim: 8,
         hidden: vec![32],
     });
-    let msg = run(dir.path(), &wider, &CE).err().unwrap().to_string();
+    let msg = run(dir.path(), &wider, &*CE).err().unwrap().to_string();
     assert!(
         msg.contains("mlp-8-16") && msg.contains("mlp-8-32") && msg.contains("cannot resume"),
         "{msg}"
