@@ -2,8 +2,10 @@
 //! 3×3 convolution, timed with candle. `benches/compare_pytorch.py` times the same shapes in
 //! PyTorch; `benches/run_compare.sh` runs both back to back and prints the ratios.
 //!
-//! `cargo bench -p hiercog-train --bench train_cost -- [resnet18-w16] [size 64] [batch 64] [iters 5]`
-//! prints one JSON line per measurement.
+//! `cargo bench -p hiercog-train --bench train_cost -- WIDTH SIZE BATCH ITERS` (default 16 64 64
+//! 5) prints one JSON line per measurement; `-- epoch N [WIDTH]` instead times one real training
+//! epoch of `TrainConfig::small_resnet()` (64 px) on N rendered 224×224 PNGs: decoding,
+//! augmentation on the loader threads, forward, backward, SGD, checkpoint.
 
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;

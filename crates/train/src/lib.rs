@@ -12,6 +12,7 @@
 //!   (seed, epoch, index).
 //! * [`data`] — training sets and the worker-thread loader (deterministic whatever the threads).
 //! * [`views`] — feature views for training on frozen features, cached and resumable.
+//! * [`represent`] — the trained representation applied to evaluation sets (for the CoG probe).
 //! * [`trainer`] — the loop, checkpoints, resume, metrics, divergence stop.
 //! * [`trex`] — the t-ReX recipe: projector, cosine classifier over memory prototypes, EMA encoder.
 //!
@@ -22,6 +23,7 @@ pub mod data;
 pub mod error;
 pub mod objective;
 pub mod optim;
+pub mod represent;
 pub mod trainer;
 pub mod trex;
 pub mod views;
@@ -31,6 +33,7 @@ pub use data::TrainSet;
 pub use error::{Error, Result};
 pub use objective::Objective;
 pub use optim::{CosineSchedule, OptimizerConfig};
+pub use represent::{image_features, transform_features};
 pub use trainer::{train, EpochMetrics, Head, Progress, RunOptions, TrainConfig, TrainOutcome};
 pub use trex::TrexConfig;
 pub use views::{extract_views, FeatureViews, StoredGroup, ViewOptions, ViewProgress, ViewSpec};

@@ -444,6 +444,14 @@ fn a_small_resnet_trains_from_images() {
     let out = train_on(&set, &trex, dir.path());
     assert!(out.epochs.iter().all(|m| m.loss.is_finite()));
     assert_eq!(out.model.card().preprocess.as_ref().unwrap().crop, 32);
+    // The evaluation features of images, in order, with their labels.
+    let feats =
+        hiercog_train::image_features(&out.model, &items, None, &Device::Cpu, 5, 2).unwrap();
+    assert_eq!((feats.rows(), feats.dim()), (16, 32));
+    assert_eq!(
+        feats.labels,
+        items.iter().map(|(_, l)| *l).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -544,4 +552,14 @@ fn feature_views_are_extracted_once_and_train_an_mlp() {
         Some("efficientnet-lite0")
     );
     assert_eq!(out.model.feature_dim(), 512);
+    // Plain features of the frozen backbone through the trained trunk: what the probe reads.
+    let dim = backbone.feature_dim();
+    let plain =
+        hiercog_features::FeatureSet::from_vec(vec![0.5; 3 * dim], dim, vec![0, 1, 1], None)
+            .unwrap();
+    let mapped = hiercog_train::transform_features(&out.model, &plain, &Device::Cpu, 2).unwrap();
+    assert_eq!(
+        (mapped.rows(), mapped.dim(), mapped.labels.clone()),
+        (3, 512, vec![0, 1, 1])
+    );
 }
