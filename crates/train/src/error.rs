@@ -38,18 +38,14 @@ pub enum Error {
     #[error("cannot read checkpoint {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
 
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
     #[error(transparent)]
     Nn(#[from] hiercog_nn::Error),
 
     #[error(transparent)]
     Store(#[from] hiercog_store::Error),
+
+    #[error(transparent)]
+    Write(#[from] hiercog_io::Error),
 
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),

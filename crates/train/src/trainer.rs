@@ -23,12 +23,13 @@ use crate::optim::{params, CosineSchedule, Optimizer, OptimizerConfig};
 use crate::trex::{TrexConfig, TrexHead, PROJECTOR};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarMap;
+use hiercog_io::write_atomic as atomic_write;
 use hiercog_nn::trainable::{
     fill_vars, linear, seeded_var_builder, Architecture, MlpConfig, ModelCard, ResNetConfig,
     TrainableBackbone, TrainedBackbone,
 };
 use hiercog_nn::Preprocess;
-use hiercog_store::{atomic_write, ResultsStore, RunKey};
+use hiercog_store::{ResultsStore, RunKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;

@@ -249,7 +249,7 @@ pub fn extract_views(
                 let _ = std::fs::remove_file(pass_file(cache_dir, g, v));
             }
         }
-        hiercog_store::atomic_write(
+        hiercog_io::write_atomic(
             &manifest_path,
             &serde_json::to_vec_pretty(&manifest).expect("plain data"),
         )?;
@@ -288,7 +288,7 @@ pub fn extract_views(
                             reason: e.to_string(),
                         }
                     })?;
-                    hiercog_store::atomic_write(&file, &bytes)?;
+                    hiercog_io::write_atomic(&file, &bytes)?;
                     x
                 }
             };

@@ -57,13 +57,13 @@ impl TrainedBackbone {
             path: dir.join(WEIGHTS_FILE),
             reason: e.to_string(),
         })?;
-        let store_err = |e: hiercog_store::Error| Error::Checkpoint {
+        let write_err = |e: hiercog_io::Error| Error::Checkpoint {
             path: dir.to_path_buf(),
             reason: e.to_string(),
         };
-        hiercog_store::atomic_write(&dir.join(WEIGHTS_FILE), &bytes).map_err(store_err)?;
+        hiercog_io::write_atomic(&dir.join(WEIGHTS_FILE), &bytes).map_err(write_err)?;
         let json = serde_json::to_vec_pretty(card).expect("plain data serializes");
-        hiercog_store::atomic_write(&dir.join(CARD_FILE), &json).map_err(store_err)
+        hiercog_io::write_atomic(&dir.join(CARD_FILE), &json).map_err(write_err)
     }
 
     /// Loads a model directory written by [`TrainedBackbone::save`]. Every tensor the
