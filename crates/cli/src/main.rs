@@ -35,6 +35,10 @@ enum Command {
     Classify(cmd::extract::ClassifyArgs),
     /// List the backbones hiercog knows and install the default weights.
     Models(cmd::extract::ModelsArgs),
+    /// Fit a dimensionality reduction (PCA, PCA-whitening, TLDR) on features, or apply one.
+    Reduce(cmd::reduce::ReduceArgs),
+    /// Retrieval evaluation of features: mAP, recall@k and hierarchical AP (H-AP).
+    Retrieval(cmd::retrieval::RetrievalArgs),
     /// Run the whole CoG evaluation of one backbone: levels, extraction, probes, report.
     Run(cmd::run::RunArgs),
     /// Render or compare reports of finished runs.
@@ -52,6 +56,8 @@ fn main() {
         Command::Extract(args) => cmd::extract::run_extract(args),
         Command::Classify(args) => cmd::extract::run_classify(args),
         Command::Models(args) => cmd::extract::run_models(args),
+        Command::Reduce(args) => cmd::reduce::run(args),
+        Command::Retrieval(args) => cmd::retrieval::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Report(args) => cmd::run::run_report(args),
         Command::Plan(args) => cmd::run::run_plan(args),

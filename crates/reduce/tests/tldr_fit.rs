@@ -175,6 +175,29 @@ fn same_model_whatever_the_thread_count() {
 }
 
 #[test]
+fn hnsw_graph_reports_its_recall() {
+    let x = mixture();
+    let rows = Rows::new(&x, DIM).unwrap();
+    let mut p = params();
+    p.epochs = 1;
+    p.warmup_epochs = 0;
+    p.knn = hiercog_reduce::KnnMethod::Hnsw {
+        ef_construction: 40,
+        ef_search: 40,
+    };
+    let recall = std::sync::Mutex::new(None);
+    p.fit(rows, None, &|e| {
+        if let FitProgress::KnnRecall { recall: r, sampled } = e {
+            *recall.lock().unwrap() = Some((r, sampled));
+        }
+    })
+    .unwrap();
+    let (r, sampled) = recall.into_inner().unwrap().expect("recall reported");
+    assert_eq!(sampled, 512);
+    assert!(r > 0.9, "{r}");
+}
+
+#[test]
 fn bad_input_is_named() {
     let x = mixture();
     let rows = Rows::new(&x, DIM).unwrap();

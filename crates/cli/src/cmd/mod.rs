@@ -4,5 +4,7 @@ pub mod cog;
 pub mod common;
 pub mod extract;
 pub mod probe;
+pub mod reduce;
+pub mod retrieval;
 pub mod run;
 pub mod taxonomy;

@@ -223,6 +223,10 @@ impl TldrParams {
             .and_then(|i| i.search(x, k, Exclusion::SelfMatch, &knn_progress)),
         }
         .map_err(Error::Knn)?;
+        if let KnnMethod::Hnsw { .. } = self.knn {
+            let (recall, sampled) = sampled_knn_recall(x, k, |i| graph.indices(i))?;
+            progress(FitProgress::KnnRecall { recall, sampled });
+        }
         let mut trainer = Trainer::new(self, x.dim())?;
         let batch = self.batch_size.min(n);
         let steps_per_epoch = n / batch;
@@ -285,6 +289,49 @@ impl TldrParams {
     }
 }
 
+/// Rows whose approximate neighbours are checked against exact search.
+const RECALL_SAMPLE: usize = 1000;
+
+/// Recall@k of approximate neighbours (`approx(i)`: row i's k neighbours) against exact inner-
+/// product search, on up to 1,000 evenly spaced rows; returns (recall, rows checked).
+fn sampled_knn_recall<'g>(
+    x: Rows<'_>,
+    k: usize,
+    approx: impl Fn(usize) -> &'g [u32],
+) -> Result<(f64, usize)> {
+    let n = x.len();
+    let rows: Vec<usize> = (0..RECALL_SAMPLE.min(n))
+        .map(|j| j * n / RECALL_SAMPLE.min(n))
+        .collect();
+    let queries: Vec<f32> = rows
+        .iter()
+        .flat_map(|&i| x.row(i).iter().copied())
+        .collect();
+    let exact = ExactIndex::new(x, Metric::InnerProduct)
+        .and_then(|idx| {
+            idx.search(
+                Rows::new(&queries, x.dim())?,
+                k + 1,
+                Exclusion::None,
+                &|_, _| {},
+            )
+        })
+        .map_err(Error::Knn)?;
+    let found: usize = rows
+        .iter()
+        .enumerate()
+        .map(|(q, &i)| {
+            let truth = exact
+                .indices(q)
+                .iter()
+                .filter(|&&j| j as usize != i)
+                .take(k);
+            truth.filter(|j| approx(i).contains(j)).count()
+        })
+        .sum();
+    Ok((found as f64 / (rows.len() * k) as f64, rows.len()))
+}
+
 /// What a fit is doing, for progress bars.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum FitProgress {
@@ -294,6 +341,13 @@ pub enum FitProgress {
         done: usize,
         /// Rows in all.
         total: usize,
+    },
+    /// Recall@k of the approximate (HNSW) graph against exact search on a sample of rows.
+    KnnRecall {
+        /// Fraction of the exact neighbours found.
+        recall: f64,
+        /// Rows checked.
+        sampled: usize,
     },
     /// An epoch finished with this mean training loss.
     Epoch {
