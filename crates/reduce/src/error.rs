@@ -40,13 +40,8 @@ pub enum Error {
         step: usize,
     },
     /// A model file cannot be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] hiercog_io::Error),
     /// A model file is not what this version writes.
     #[error("{path}: {message}")]
     Format {
@@ -55,15 +50,12 @@ pub enum Error {
         /// What is wrong and how to fix it.
         message: String,
     },
-    /// Writing a model file failed.
-    #[error("writing the model")]
-    Write(#[source] hiercog_io::Error),
     /// The k-NN graph could not be computed.
-    #[error("the k-NN graph of the training features")]
-    Knn(#[source] hiercog_retrieval::Error),
+    #[error(transparent)]
+    Knn(#[from] hiercog_retrieval::Error),
     /// A tensor computation failed.
-    #[error("tensor computation")]
-    Tensor(#[source] candle_core::Error),
+    #[error("tensor computation failed: {0}")]
+    Tensor(candle_core::Error),
 }
 
 impl From<candle_core::Error> for Error {

@@ -131,7 +131,10 @@ impl Reducer {
         };
         weights::save(&dir.join(MODEL_WEIGHTS), &arrays, &meta)?;
         let text = serde_json::to_string_pretty(&meta).expect("serialisable") + "\n";
-        hiercog_io::write_atomic(&dir.join(MODEL_JSON), text.as_bytes()).map_err(Error::Write)
+        Ok(hiercog_io::write_atomic(
+            &dir.join(MODEL_JSON),
+            text.as_bytes(),
+        )?)
     }
 
     /// Reads a model directory written by [`Reducer::save`].

@@ -52,15 +52,12 @@ pub(crate) fn save(
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    hiercog_io::write_atomic(path, &out).map_err(Error::Write)
+    Ok(hiercog_io::write_atomic(path, &out)?)
 }
 
 /// Reads a file written by [`save`].
 pub(crate) fn load(path: &Path) -> Result<(BTreeMap<String, Array>, serde_json::Value)> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(hiercog_io::Error::read(path))?;
     let bad = |message: String| Error::Format {
         path: path.to_path_buf(),
         message,

@@ -76,6 +76,6 @@ pub enum Error {
     #[error("class hierarchy: {0}")]
     Hierarchy(String),
     /// The taxonomy could not compute the classes' distances.
-    #[error("class hierarchy from the taxonomy")]
-    Taxonomy(#[source] hiercog_taxonomy::Error),
+    #[error(transparent)]
+    Taxonomy(#[from] hiercog_taxonomy::Error),
 }
