@@ -11,7 +11,10 @@ use std::time::Instant;
 use hiercog_retrieval::{knn_recall, ExactIndex, Exclusion, HnswParams, KnnSearch, Metric, Rows};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let [dir, n, d, k] = &args[..] else {
         eprintln!("usage: knn_bench DIR N D K");
         std::process::exit(2);
@@ -31,11 +34,17 @@ fn main() {
     let index = ExactIndex::new(rows, Metric::InnerProduct).unwrap();
     let exact = index.search(rows, k, Exclusion::SelfMatch, &quiet).unwrap();
     let exact_s = t.elapsed().as_secs_f64();
-    let out: Vec<u8> = exact.all_indices().iter().flat_map(|i| i.to_le_bytes()).collect();
+    let out: Vec<u8> = exact
+        .all_indices()
+        .iter()
+        .flat_map(|i| i.to_le_bytes())
+        .collect();
     std::fs::write(format!("{dir}/exact.u32"), out).unwrap();
 
     let t = Instant::now();
-    let hnsw = HnswParams::default().build(rows, Metric::InnerProduct).unwrap();
+    let hnsw = HnswParams::default()
+        .build(rows, Metric::InnerProduct)
+        .unwrap();
     let build_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let approx = hnsw.search(rows, k, Exclusion::SelfMatch, &quiet).unwrap();
