@@ -13,6 +13,8 @@
 //! * `sweep DIR`: cold L-BFGS fits over a λ grid at two tolerances (accuracy vs. λ and cost);
 //! * `threads DIR fast|sgd [MAX_THREADS] [TRIALS] [EPOCHS]`: the protocol in rayon pools of
 //!   1..=MAX_THREADS threads, back to back: wall time per thread count and whether the results are bit-identical;
+//! * `memory DIR`: the protocol cut to a few iterations (peak memory is reached in the first),
+//!   with the peak resident set size against the bytes of the features;
 //! * `peak M K N`: faer's f32 GEMM speed on this machine (the roofline for the GFLOP/s ratio).
 
 use std::io::Write;
@@ -239,6 +241,7 @@ fn sweep(dir: &Path) {
                 tol: rel * scale,
                 max_iter: 1000,
                 history: 10,
+                ..LbfgsParams::default()
             }))
             .expect("params");
             let m = p.fit(train, None, &mut |_, _| {}).expect("fit");
@@ -315,6 +318,7 @@ fn fit_once(dir: &Path, l2: f64, max_iter: usize) {
         tol: 0.0,
         max_iter,
         history: 10,
+        ..LbfgsParams::default()
     }))
     .expect("params");
     let m = p.fit(train, None, &mut |_, _| {}).expect("fit");
@@ -326,6 +330,41 @@ fn fit_once(dir: &Path, l2: f64, max_iter: usize) {
             "seconds": i.seconds, "seconds_per_iteration": i.seconds / i.iterations.max(1) as f64,
             "gemm_gflops": i.gemm_flops / i.gemm_seconds / 1e9, "fit_gflops": i.gemm_flops / i.seconds / 1e9,
             "top1": t.accuracy(test.labels(), 1), "loss": loss})
+    );
+}
+
+/// Peak resident set (bytes) of this process so far, from `/proc/self/status` (Linux).
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Peak memory of a protocol run cut to a few iterations per fit.
+fn memory(dir: &Path) {
+    let ((xtr, ytr), (xte, yte), d, c) = load(dir);
+    let feature_bytes = (xtr.len() + xte.len()) * 4;
+    let after_load = peak_rss();
+    let train = Samples::new(&xtr, &ytr, d, c).expect("train");
+    let test = Samples::new(&xte, &yte, d, c).expect("test");
+    let mut cfg = ProtocolConfig::default();
+    cfg.fast.trials = 2;
+    cfg.fast.search_max_iter = 2;
+    cfg.fast.lbfgs.max_iter = 2;
+    let t = Instant::now();
+    let r = run_protocol(train, test, &cfg, 22, None, None, &|_| {}).expect("protocol");
+    let peak = peak_rss();
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    println!(
+        "{}",
+        serde_json::json!({"n": train.rows(), "dim": d, "classes": c, "wall_s": t.elapsed().as_secs_f64(),
+            "feature_gib": gib(feature_bytes as u64), "peak_rss_gib": peak.map(gib),
+            "rss_after_load_gib": after_load.map(gib),
+            "overhead_gib": peak.map(|p| gib(p) - gib(feature_bytes as u64)),
+            "logits_cached": 2 * train.rows() * c * 4 <= cfg.fast.lbfgs.logit_cache_bytes,
+            "split_copied": train.rows() * d * 4 <= cfg.split_copy_bytes,
+            "iterations": r.final_fit.iterations})
     );
 }
 
@@ -388,6 +427,7 @@ fn main() {
             num(3).expect("MAX_ITER"),
         ),
         Some("sweep") => sweep(Path::new(&args[1])),
+        Some("memory") => memory(Path::new(&args[1])),
         Some("threads") => threads(Path::new(&args[1]), &args[2], num(3).unwrap_or(2), num(4), num(5)),
         Some("peak") => peak(
             num(1).unwrap_or(4096),
@@ -396,7 +436,7 @@ fn main() {
         ),
         _ => eprintln!(
             "usage: probe_bench gen DIR N D C SEED [NOISE] [FINE] | run DIR fast|sgd [TRIALS] [EPOCHS] | \
-             fit DIR L2 MAX_ITER | gemms N D C | sweep DIR | threads DIR fast|sgd [MAX_THREADS] [TRIALS] [EPOCHS] | \
+             fit DIR L2 MAX_ITER | gemms N D C | sweep DIR | threads DIR fast|sgd [MAX_THREADS] [TRIALS] [EPOCHS] | memory DIR | \
              peak M K N"
         ),
     }

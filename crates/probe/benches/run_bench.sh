@@ -4,9 +4,9 @@
 #   crates/probe/benches/run_bench.sh OUT_DIR [NAME...]     (default: F1 F2 F3 F4 of family.tsv)
 # Per shape (family.tsv): hiercog fast runs the full protocol (measured). The reference runs a
 # reduced search (ref_trials x ref_epochs, plus its final fit) whose time is extrapolated linearly to
-# the full 31 fits x 100 epochs, and, where ref_accuracy_fit is 1, one 100-epoch final fit at the
-# lr/wd that reduced search chose (its accuracy at the full epoch budget). hiercog sgd runs the same
-# reduced search as the reference (the like-for-like SGD ratio). scikit-learn runs where sklearn is 1.
+# the full 31 fits x 100 epochs; where acc_from names a shape, one 100-epoch reference fit at the
+# lr/wd that shape's reference chose gives its accuracy. hiercog sgd runs the same reduced search as
+# the reference (the like-for-like SGD ratio). scikit-learn runs where sklearn is 1.
 # On the small shapes both solvers also run at 1..nproc threads (scaling, bitwise agreement).
 # REF_THREADS sets torch's threads (default: all cores). F5 (≈1 h here) only when named.
 set -euo pipefail
@@ -16,22 +16,23 @@ NAMES=${*:-F1 F2 F3 F4}
 mkdir -p "$OUT"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 cd "$HERE/../../.."
-BENCH="cargo bench -q -p hiercog-probe --bench probe_bench --"
+# PROBE_BENCH: a prebuilt probe_bench binary (to keep benchmarking one build while the tree changes).
+BENCH=${PROBE_BENCH:-cargo bench -q -p hiercog-probe --bench probe_bench --}
 REF="python3 crates/probe/benches/reference.py"
-cargo bench -q -p hiercog-probe --bench probe_bench --no-run
+[ -n "${PROBE_BENCH:-}" ] || cargo bench -q -p hiercog-probe --bench probe_bench --no-run
 lscpu | grep 'Model name' | sed 's/.*: *//' > "$OUT/cpu.txt"
 
 $BENCH peak 4096 2048 1000 > "$OUT/peak.json"
 for name in $NAMES; do
-  read -r _ n d c noise fine rt re sk acc < <(grep -P "^$name\t" "$HERE/family.tsv")
+  read -r _ n d c noise fine rt re sk acc_from < <(grep -P "^$name\t" "$HERE/family.tsv")
   dir="$OUT/$name"
   $BENCH gen "$dir" "$n" "$d" "$c" 0 "$noise" "$fine"
   $BENCH gemms "$n" "$d" "$c" > "$dir/gemms.json"
   $BENCH run "$dir" fast > "$dir/fast.json"
   $REF torch "$dir" --trials "$rt" --epochs "$re" > "$dir/torch.json"
   $BENCH run "$dir" sgd "$rt" "$re" > "$dir/sgd.json"
-  if [ "$acc" = 1 ]; then
-    read -r lr wd < <(python3 -c "import json,sys; b=json.load(open(sys.argv[1]))['chosen']; print(b['lr'], b['wd'])" "$dir/torch.json")
+  if [ "$acc_from" != - ]; then
+    read -r lr wd < <(python3 -c "import json,sys; b=json.load(open(sys.argv[1]))['chosen']; print(b['lr'], b['wd'])" "$OUT/$acc_from/torch.json")
     $REF torch "$dir" --lr "$lr" --wd "$wd" --epochs 100 > "$dir/torch_acc.json"
   fi
   if [ "$sk" = 1 ]; then

@@ -6,10 +6,16 @@
 use crate::error::{Error, Result};
 
 /// A borrowed labelled matrix: `x` is row-major `rows × dim`, `labels[i] < num_classes`.
+///
+/// Inside the crate it can also be a row view (a selection of another set's rows, e.g. the
+/// protocol's search split), so that a split costs indices instead of a copy of the features;
+/// the solvers read it in row blocks ([`Samples::block`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Samples<'a> {
     x: &'a [f32],
     labels: &'a [u32],
+    /// Selected rows of `x` (a row view), or `None` when `x` holds exactly these rows.
+    index: Option<&'a [usize]>,
     dim: usize,
     num_classes: usize,
 }
@@ -42,14 +48,60 @@ impl<'a> Samples<'a> {
         Ok(Self {
             x,
             labels,
+            index: None,
             dim,
             num_classes,
         })
     }
 
-    /// Row-major features.
+    /// Row-major features, `rows × dim`.
+    ///
+    /// # Panics
+    /// On a row view (only the crate makes those, and reads them with [`Samples::block`]).
     pub fn x(&self) -> &'a [f32] {
+        assert!(
+            self.index.is_none(),
+            "a row view has no contiguous features"
+        );
         self.x
+    }
+
+    /// The contiguous features, `None` for a row view.
+    pub(crate) fn contiguous(&self) -> Option<&'a [f32]> {
+        self.index.is_none().then_some(self.x)
+    }
+
+    /// The rows `index` of this (contiguous) set, with their `labels`, as a view without a copy.
+    pub(crate) fn select(&self, index: &'a [usize], labels: &'a [u32]) -> Samples<'a> {
+        assert!(self.index.is_none() && index.len() == labels.len());
+        Samples {
+            index: Some(index),
+            labels,
+            ..*self
+        }
+    }
+
+    /// Row `i` (of this set or view).
+    pub(crate) fn row(&self, i: usize) -> &'a [f32] {
+        let r = self.index.map_or(i, |ix| ix[i]);
+        &self.x[r * self.dim..(r + 1) * self.dim]
+    }
+
+    /// Rows `start..end`, row-major: borrowed when contiguous, else gathered into `buf`.
+    pub(crate) fn block<'b>(&self, start: usize, end: usize, buf: &'b mut Vec<f32>) -> &'b [f32]
+    where
+        'a: 'b,
+    {
+        match self.index {
+            None => &self.x[start * self.dim..end * self.dim],
+            Some(ix) => {
+                buf.clear();
+                for &r in &ix[start..end] {
+                    buf.extend_from_slice(&self.x[r * self.dim..(r + 1) * self.dim]);
+                }
+                buf
+            }
+        }
     }
     /// Integer labels, one per row.
     pub fn labels(&self) -> &'a [u32] {
@@ -72,7 +124,7 @@ impl<'a> Samples<'a> {
         let mut x = Vec::with_capacity(indices.len() * self.dim);
         let mut labels = Vec::with_capacity(indices.len());
         for &i in indices {
-            x.extend_from_slice(&self.x[i * self.dim..(i + 1) * self.dim]);
+            x.extend_from_slice(self.row(i));
             labels.push(self.labels[i]);
         }
         OwnedSamples {
@@ -117,6 +169,7 @@ impl OwnedSamples {
         Samples {
             x: &self.x,
             labels: &self.labels,
+            index: None,
             dim: self.dim,
             num_classes: self.num_classes,
         }

@@ -20,13 +20,15 @@ use std::time::Instant;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Samples;
 use crate::error::{Error, Result};
 use crate::metrics::TopK;
 use crate::objective::{
-    column_sums, cross_entropy, dot, line_cross_entropy, logits, softmax_residual, xt_times,
+    column_sums, cross_entropy, data_logits, dot, line_cross_entropy, logits, softmax_residual,
+    streaming_loss_gradient, xt_times,
 };
 use crate::precondition::CovariancePreconditioner;
 
@@ -41,6 +43,16 @@ pub struct LbfgsParams {
     pub tol: f64,
     /// Number of correction pairs kept.
     pub history: usize,
+    /// Most bytes the line search's two `rows × classes` f32 logit buffers may take (default
+    /// 1.5 GiB). Above it
+    /// (ImageNet-1K: 1.28M × 1,000 would need 10 GB) no such buffer exists: every trial step
+    /// computes the loss and gradient in row blocks (two GEMMs per trial instead of none).
+    #[serde(default = "default_logit_cache_bytes")]
+    pub logit_cache_bytes: usize,
+}
+
+fn default_logit_cache_bytes() -> usize {
+    3 << 29
 }
 
 impl Default for LbfgsParams {
@@ -50,6 +62,7 @@ impl Default for LbfgsParams {
             max_iter: 300,
             tol: 1e-4,
             history: 10,
+            logit_cache_bytes: default_logit_cache_bytes(),
         }
     }
 }
@@ -330,8 +343,16 @@ impl FittedLogReg {
                 self.num_classes
             )));
         }
-        let (t, sum) = self.score_chunks(data.x(), Some(data.labels()), k)?;
-        Ok((t, sum / data.rows().max(1) as f64))
+        let (mut indices, mut sum, mut buf) = (Vec::new(), 0.0, Vec::new());
+        for start in (0..data.rows()).step_by(SCORE_CHUNK) {
+            let end = (start + SCORE_CHUNK).min(data.rows());
+            let labels = &data.labels()[start..end];
+            let (t, s) = self.score_chunks(data.block(start, end, &mut buf), Some(labels), k)?;
+            indices.extend(t.indices);
+            sum += s;
+        }
+        let k = k.clamp(1, self.num_classes);
+        Ok((TopK { indices, k }, sum / data.rows().max(1) as f64))
     }
 
     fn score_chunks(&self, x: &[f32], labels: Option<&[u32]>, k: usize) -> Result<(TopK, f64)> {
@@ -362,18 +383,36 @@ impl FittedLogReg {
 
 /// Largest entry of the loss gradient at zero weights, `(1/N)·[Xᵀ(1/C − Y), Σ(1/C − Y)]`: the
 /// data's natural gradient scale, so a relative tolerance means the same on any feature scaling.
+/// Computed from per-class row sums (no `rows × classes` buffer).
 pub fn zero_weight_gradient_scale(data: Samples<'_>) -> f64 {
-    let (n, d, c) = (data.rows(), data.dim(), data.num_classes());
-    let mut p = vec![1.0 / c as f32; n * c];
-    for (row, &y) in p.chunks_exact_mut(c).zip(data.labels()) {
-        row[y as usize] -= 1.0;
+    let (n, d, c) = (data.rows() as f64, data.dim(), data.num_classes());
+    let by_class = data.indices_by_class();
+    let class_sums: Vec<Vec<f64>> = by_class
+        .par_iter()
+        .map(|rows| {
+            let mut s = vec![0.0f64; d];
+            for &i in rows {
+                for (acc, &v) in s.iter_mut().zip(data.row(i)) {
+                    *acc += v as f64;
+                }
+            }
+            s
+        })
+        .collect();
+    let mut total = vec![0.0f64; d];
+    for s in &class_sums {
+        for (t, v) in total.iter_mut().zip(s) {
+            *t += v;
+        }
     }
-    let mut g = vec![0.0f32; d * c];
-    xt_times(data.x(), d, &p, c, 1.0 / n as f32, &mut g, false);
-    let gw = g.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64));
-    let gb = column_sums(&p, c)
-        .iter()
-        .fold(0.0f64, |m, v| m.max(v.abs() / n as f64));
+    let gw = class_sums.iter().fold(0.0f64, |m, s| {
+        s.iter()
+            .zip(&total)
+            .fold(m, |m, (own, all)| m.max((all / c as f64 - own).abs() / n))
+    });
+    let gb = by_class.iter().fold(0.0f64, |m, rows| {
+        m.max((n / c as f64 - rows.len() as f64).abs() / n)
+    });
     gw.max(gb)
 }
 
@@ -419,14 +458,50 @@ fn loss_and_gradient(
     let nw = d * c;
     work.copy_from_slice(z);
     let loss = softmax_residual(work, data.labels(), c);
-    let inv_n = 1.0 / n as f64;
     meter.run(2.0 * (n * d * c) as f64, || {
-        xt_times(data.x(), d, work, c, inv_n as f32, &mut grad[..nw], false)
+        xt_times(data, work, c, 1.0 / n as f32, &mut grad[..nw], false)
     });
+    penalised(theta, l2, n, loss, &column_sums(work, c), grad)
+}
+
+/// [`loss_and_gradient`] without logits: computed in row blocks (no `rows × classes` buffer).
+fn streaming_loss_and_gradient(
+    data: Samples<'_>,
+    theta: &[f32],
+    l2: f64,
+    grad: &mut [f32],
+    meter: &mut GemmMeter,
+) -> f64 {
+    let (n, d, c) = (data.rows(), data.dim(), data.num_classes());
+    let nw = d * c;
+    let mut bias_sums = vec![0.0f64; c];
+    let (w, b) = theta.split_at(nw);
+    let loss = meter.run(4.0 * (n * d * c) as f64, || {
+        streaming_loss_gradient(data, w, b, &mut grad[..nw], &mut bias_sums)
+    });
+    let inv_n = 1.0 / n as f32;
+    for g in &mut grad[..nw] {
+        *g *= inv_n;
+    }
+    penalised(theta, l2, n, loss, &bias_sums, grad)
+}
+
+/// Completes a gradient whose weight part holds the mean data term: adds `λ·W`, sets the bias
+/// part from the residuals' column sums; returns the penalised mean loss from the summed `loss`.
+fn penalised(
+    theta: &[f32],
+    l2: f64,
+    n: usize,
+    loss: f64,
+    bias_sums: &[f64],
+    grad: &mut [f32],
+) -> f64 {
+    let nw = theta.len() - bias_sums.len();
+    let inv_n = 1.0 / n as f64;
     for (g, &w) in grad[..nw].iter_mut().zip(&theta[..nw]) {
         *g += (l2 * w as f64) as f32;
     }
-    for (g, s) in grad[nw..].iter_mut().zip(column_sums(work, c)) {
+    for (g, s) in grad[nw..].iter_mut().zip(bias_sums) {
         *g = (s * inv_n) as f32;
     }
     let ww = dot(&theta[..nw], &theta[..nw]);
@@ -481,8 +556,14 @@ fn fit_lbfgs(
         seconds: 0.0,
     };
     let gemm = 2.0 * (n * d * c) as f64;
-    let mut z = vec![0.0f32; n * c];
-    let mut work = vec![0.0f32; n * c];
+    // Cached logits (Z of θ and X·dir of the direction: trial steps cost no GEMM) when both fit in
+    // the budget; else every trial step recomputes loss and gradient in row blocks.
+    let cached = 2 * n * c * std::mem::size_of::<f32>() <= p.logit_cache_bytes;
+    let (mut z, mut work) = if cached {
+        (vec![0.0f32; n * c], vec![0.0f32; n * c])
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let mut grad = vec![0.0f32; np];
     let mut grad_new = vec![0.0f32; np];
     let mut dir = vec![0.0f32; np];
@@ -503,10 +584,14 @@ fn fit_lbfgs(
     };
     let inv_n = 1.0 / n as f64;
 
-    meter.run(gemm, || {
-        logits(data.x(), d, &theta[..nw], &theta[nw..], &mut z)
-    });
-    let mut f = loss_and_gradient(data, &theta, p.l2, &z, &mut work, &mut grad, &mut meter);
+    let mut f = if cached {
+        meter.run(gemm, || {
+            data_logits(data, &theta[..nw], &theta[nw..], &mut z)
+        });
+        loss_and_gradient(data, &theta, p.l2, &z, &mut work, &mut grad, &mut meter)
+    } else {
+        streaming_loss_and_gradient(data, &theta, p.l2, &mut grad, &mut meter)
+    };
     let mut iterations = 0;
     let mut converged = false;
     while iterations < p.max_iter {
@@ -567,42 +652,71 @@ fn fit_lbfgs(
                 alpha0 = (1.0 / slope.abs().sqrt()).min(1.0);
             }
         }
-        // Logits of the direction; the line search then costs no GEMM.
-        meter.run(gemm, || {
-            logits(data.x(), d, &dir[..nw], &dir[nw..], &mut work)
-        });
-        let ww = dot(&theta[..nw], &theta[..nw]);
-        let wd = dot(&theta[..nw], &dir[..nw]);
-        let dd = dot(&dir[..nw], &dir[..nw]);
-        let phi = |a: f64| {
-            let (l, dl) = line_cross_entropy(&z, &work, a as f32, data.labels(), c);
-            (
-                l * inv_n + 0.5 * p.l2 * (ww + 2.0 * a * wd + a * a * dd),
-                dl * inv_n + p.l2 * (wd + a * dd),
-            )
-        };
-        let Some(alpha) = line_search(phi, f, slope, alpha0) else {
-            // No decrease possible at f32 precision: we are at the optimum's noise floor.
-            converged = true;
-            break;
-        };
-        // ‖X̃·dir‖²/N, for the curvature estimate below.
-        let dir_logit_energy = dot(&work, &work) * inv_n;
-        for (t, v) in theta.iter_mut().zip(&dir) {
-            *t += (alpha * *v as f64) as f32;
-        }
-        iterations += 1;
-        if iterations % LOGIT_REFRESH == 0 {
+        let (alpha, f_new, dir_logit_energy) = if cached {
+            // Logits of the direction; the line search then costs no GEMM.
             meter.run(gemm, || {
-                logits(data.x(), d, &theta[..nw], &theta[nw..], &mut z)
+                data_logits(data, &dir[..nw], &dir[nw..], &mut work)
             });
-        } else {
-            let a = alpha as f32;
-            for (zz, dz) in z.iter_mut().zip(&work) {
-                *zz += a * dz;
+            let ww = dot(&theta[..nw], &theta[..nw]);
+            let wd = dot(&theta[..nw], &dir[..nw]);
+            let dd = dot(&dir[..nw], &dir[..nw]);
+            let phi = |a: f64| {
+                let (l, dl) = line_cross_entropy(&z, &work, a as f32, data.labels(), c);
+                (
+                    l * inv_n + 0.5 * p.l2 * (ww + 2.0 * a * wd + a * a * dd),
+                    dl * inv_n + p.l2 * (wd + a * dd),
+                )
+            };
+            let Some(alpha) = line_search(phi, f, slope, alpha0) else {
+                // No decrease possible at f32 precision: we are at the optimum's noise floor.
+                converged = true;
+                break;
+            };
+            // ‖X̃·dir‖²/N, for the curvature estimate below.
+            let energy = dot(&work, &work) * inv_n;
+            for (t, v) in theta.iter_mut().zip(&dir) {
+                *t += (alpha * *v as f64) as f32;
             }
-        }
-        let f_new = loss_and_gradient(data, &theta, p.l2, &z, &mut work, &mut grad_new, &mut meter);
+            if (iterations + 1) % LOGIT_REFRESH == 0 {
+                meter.run(gemm, || {
+                    data_logits(data, &theta[..nw], &theta[nw..], &mut z)
+                });
+            } else {
+                let a = alpha as f32;
+                for (zz, dz) in z.iter_mut().zip(&work) {
+                    *zz += a * dz;
+                }
+            }
+            let f_new =
+                loss_and_gradient(data, &theta, p.l2, &z, &mut work, &mut grad_new, &mut meter);
+            (alpha, f_new, energy)
+        } else {
+            // Each trial step: loss and gradient at θ + α·dir in row blocks; the last one tried
+            // is kept, so an accepted first step costs exactly the usual two GEMMs.
+            let mut trial = vec![0.0f32; np];
+            let last = std::cell::Cell::new(None);
+            let mut phi = |a: f64| {
+                for ((t, &th), &v) in trial.iter_mut().zip(&theta).zip(&dir) {
+                    *t = th + (a * v as f64) as f32;
+                }
+                let fa = streaming_loss_and_gradient(data, &trial, p.l2, &mut grad_new, &mut meter);
+                last.set(Some((a, fa)));
+                (fa, dot(&grad_new, &dir))
+            };
+            let Some(alpha) = line_search(&mut phi, f, slope, alpha0) else {
+                converged = true;
+                break;
+            };
+            let f_new = match last.get() {
+                Some((a, fa)) if a == alpha => fa,
+                _ => phi(alpha).0,
+            };
+            theta.copy_from_slice(&trial);
+            let energy = precond.map_or(0.0, |pre| pre.energy(&dir, &mut h0.tmp));
+            (alpha, f_new, energy)
+        };
+        let dd = dot(&dir[..nw], &dir[..nw]);
+        iterations += 1;
         // New correction pair s = α·dir, y = Δgrad (recycling the oldest buffers).
         let (mut s, mut y) = if hist.len() == p.history {
             let (s, y, _) = hist.pop_front().expect("history is full");
@@ -653,7 +767,12 @@ fn fit_lbfgs(
 
 /// Strong-Wolfe line search on a convex 1-D function `phi(α) = (value, derivative)`: expands until
 /// the minimum is bracketed, then secant/bisection steps. `None` when no step decreases `f0`.
-fn line_search(phi: impl Fn(f64) -> (f64, f64), f0: f64, d0: f64, alpha0: f64) -> Option<f64> {
+fn line_search(
+    mut phi: impl FnMut(f64) -> (f64, f64),
+    f0: f64,
+    d0: f64,
+    alpha0: f64,
+) -> Option<f64> {
     const C1: f64 = 1e-4;
     const C2: f64 = 0.9;
     let (mut lo, mut d_lo) = (0.0, d0);
@@ -721,7 +840,7 @@ fn fit_sgd(
         flops: 0.0,
         seconds: 0.0,
     };
-    let (x, labels) = (data.x(), data.labels());
+    let labels = data.labels();
     let mut lr = p.lr;
     let (mom, wd) = (p.momentum as f32, p.weight_decay as f32);
     let mut last_loss = f64::NAN;
@@ -732,7 +851,7 @@ fn fit_sgd(
         for batch in order.chunks(bs) {
             let m = batch.len();
             for (j, &i) in batch.iter().enumerate() {
-                xb[j * d..(j + 1) * d].copy_from_slice(&x[i * d..(i + 1) * d]);
+                xb[j * d..(j + 1) * d].copy_from_slice(data.row(i));
                 lb[j] = labels[i];
             }
             let (xm, zm) = (&xb[..m * d], &mut zb[..m * c]);
@@ -745,7 +864,8 @@ fn fit_sgd(
                 break 'epochs;
             }
             let inv_m = 1.0 / m as f32;
-            meter.run(flops, || xt_times(xm, d, zm, c, inv_m, &mut grad, false));
+            let batch = Samples::new(xm, &lb[..m], d, c)?;
+            meter.run(flops, || xt_times(batch, zm, c, inv_m, &mut grad, false));
             let lr32 = lr as f32;
             for ((t, v), g) in theta[..nw].iter_mut().zip(&mut vel[..nw]).zip(&grad) {
                 *v = mom * *v + g + wd * *t;
@@ -806,6 +926,7 @@ mod tests {
             tol: 1e-6,
             max_iter: 500,
             history: 10,
+            ..LbfgsParams::default()
         }))
         .unwrap();
         let m = params.fit(s, None, &mut |_, _| {}).unwrap();
@@ -833,6 +954,7 @@ mod tests {
             tol: 1e-7,
             max_iter: 2000,
             history: 10,
+            ..LbfgsParams::default()
         };
         let pre = CovariancePreconditioner::fit(s).unwrap();
         let with = fit_lbfgs(&p, s, None, Some(&pre), &mut |_, _| {}).unwrap();

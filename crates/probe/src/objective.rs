@@ -18,6 +18,8 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
+use crate::data::Samples;
+
 /// Rows per rayon task in the softmax passes and the row-blocked GEMMs: large enough to amortise
 /// scheduling and the packing of the right-hand matrix, small enough to balance the threads.
 const ROW_BLOCK: usize = 256;
@@ -79,12 +81,30 @@ pub(crate) fn matmul_rows(
         });
 }
 
+/// `z = x · w + 1·bᵀ` for one block of rows (`x` row-major `n × dim`, `z` row-major `n × c`).
+fn block_logits(x: &[f32], wm: MatRef<'_, f32>, b: &[f32], z: &mut [f32]) {
+    let (dim, c) = (wm.nrows(), b.len());
+    let n = x.len() / dim;
+    let xm = MatRef::from_row_major_slice(x, n, dim);
+    gemm_seq(
+        MatMut::from_row_major_slice_mut(z, n, c),
+        xm,
+        wm,
+        1.0,
+        false,
+    );
+    for row in z.chunks_exact_mut(c) {
+        for (v, bias) in row.iter_mut().zip(b) {
+            *v += bias;
+        }
+    }
+}
+
 /// `z = x · w + 1·bᵀ` with `x` row-major `rows × dim`, `w` row-major `dim × c`, `z` row-major `rows × c`.
 pub(crate) fn logits(x: &[f32], dim: usize, w: &[f32], b: &[f32], z: &mut [f32]) {
     let c = b.len();
-    let rows = x.len() / dim;
-    debug_assert_eq!(z.len(), rows * c);
-    if rows == 0 || c == 0 {
+    debug_assert_eq!(z.len(), x.len() / dim * c);
+    if x.is_empty() || c == 0 {
         return;
     }
     let wm = MatRef::from_row_major_slice(w, dim, c);
@@ -92,64 +112,109 @@ pub(crate) fn logits(x: &[f32], dim: usize, w: &[f32], b: &[f32], z: &mut [f32])
         .zip(x.par_chunks(dim * ROW_BLOCK))
         .for_each(|(zb, xb)| {
             clear_upper_simd_state();
-            let n = xb.len() / dim;
-            let xm = MatRef::from_row_major_slice(xb, n, dim);
-            gemm_seq(
-                MatMut::from_row_major_slice_mut(zb, n, c),
-                xm,
-                wm,
-                1.0,
-                false,
-            );
-            for row in zb.chunks_exact_mut(c) {
-                for (v, bias) in row.iter_mut().zip(b) {
-                    *v += bias;
+            block_logits(xb, wm, b, zb);
+        });
+}
+
+/// [`logits`] of the rows of `data`, which may be a row view (gathered block by block).
+pub(crate) fn data_logits(data: Samples<'_>, w: &[f32], b: &[f32], z: &mut [f32]) {
+    let (dim, c) = (data.dim(), b.len());
+    if let Some(x) = data.contiguous() {
+        return logits(x, dim, w, b, z);
+    }
+    let wm = MatRef::from_row_major_slice(w, dim, c);
+    z.par_chunks_mut(c * ROW_BLOCK)
+        .enumerate()
+        .for_each_init(Vec::new, |buf, (i, zb)| {
+            clear_upper_simd_state();
+            let start = i * ROW_BLOCK;
+            let xb = data.block(start, start + zb.len() / c, buf);
+            block_logits(xb, wm, b, zb);
+        });
+}
+
+/// The fixed slabs `[start, end)` of the `Xᵀ·P` reduction over `rows` rows, at most `max` of them:
+/// their number depends on `rows` alone, never on the thread count.
+fn slabs(rows: usize, max: usize) -> Vec<(usize, usize)> {
+    let n = (rows / SLAB_ROWS).clamp(1, max);
+    (0..n).map(|s| (s * rows / n, (s + 1) * rows / n)).collect()
+}
+
+/// Sums `parts` (each `out.len()` long) element-wise in part order into `out` (added to it when
+/// `accumulate`).
+fn sum_partials(parts: &[f32], out: &mut [f32], accumulate: bool) {
+    let len = out.len();
+    out.par_chunks_mut(ROW_BLOCK * 64)
+        .enumerate()
+        .for_each(|(i, o)| {
+            clear_upper_simd_state();
+            let off = i * ROW_BLOCK * 64;
+            for (j, v) in o.iter_mut().enumerate() {
+                let mut s = 0.0f32;
+                for part in parts.chunks_exact(len) {
+                    s += part[off + j];
                 }
+                *v = if accumulate { *v + s } else { s };
             }
         });
 }
 
-/// `g = alpha · xᵀ · p` (`g` row-major `dim × c`), accumulating into `g` when `accumulate`.
+/// `g = alpha · Xᵀ · p` (`X` the rows of `data`, `p` row-major `rows × c`, `g` row-major `dim × c`),
+/// accumulating into `g` when `accumulate`.
 ///
 /// The reduction runs over the long `rows` axis while the output is small (D × C), which a GEMM
 /// parallelised over output blocks splits poorly; so the rows are cut into slabs (their number set
 /// by `rows` alone) and the output into tiles of [`DIM_TILE`] rows, each (slab, tile) product is a
-/// sequential GEMM, and the slabs' partial products are summed in slab order.
+/// sequential GEMM (a row view gathers the tile's columns of the slab's rows), and the slabs'
+/// partial products are summed in slab order.
 pub(crate) fn xt_times(
-    x: &[f32],
-    dim: usize,
+    data: Samples<'_>,
     p: &[f32],
     c: usize,
     alpha: f32,
     g: &mut [f32],
     accumulate: bool,
 ) {
-    let rows = x.len() / dim;
+    let (rows, dim) = (data.rows(), data.dim());
     debug_assert_eq!(g.len(), dim * c);
-    if c == 0 {
+    debug_assert_eq!(p.len(), rows * c);
+    if c == 0 || rows == 0 {
+        if !accumulate {
+            g.fill(0.0);
+        }
         return;
     }
-    let slabs = (rows / SLAB_ROWS).clamp(1, MAX_SLABS);
-    let xt = MatRef::from_row_major_slice(x, rows, dim).transpose();
+    let slabs = slabs(rows, MAX_SLABS);
     let pm = MatRef::from_row_major_slice(p, rows, c);
-    let slab_rows = |s: usize| (s * rows / slabs, (s + 1) * rows / slabs);
     // One tile of the product over one slab, written into `out` (row-major tile × c).
-    let tile_product = |s: usize, tile: usize, out: &mut [f32], add: bool| {
+    let tile_product = |buf: &mut Vec<f32>, s: usize, tile: usize, out: &mut [f32], add: bool| {
         clear_upper_simd_state();
-        let (r0, r1) = slab_rows(s);
-        let d0 = tile * DIM_TILE;
-        let n = out.len() / c;
+        let (r0, r1) = slabs[s];
+        let (d0, n) = (tile * DIM_TILE, out.len() / c);
+        let a = match data.contiguous() {
+            Some(x) => MatRef::from_row_major_slice(x, rows, dim)
+                .submatrix(r0, d0, r1 - r0, n)
+                .transpose(),
+            None => {
+                buf.clear();
+                for r in r0..r1 {
+                    buf.extend_from_slice(&data.row(r)[d0..d0 + n]);
+                }
+                MatRef::from_row_major_slice(buf, r1 - r0, n).transpose()
+            }
+        };
         let om = MatMut::from_row_major_slice_mut(out, n, c);
-        let a = xt.submatrix(d0, r0, n, r1 - r0);
         gemm_seq(om, a, pm.subrows(r0, r1 - r0), alpha, add);
     };
-    if slabs == 1 {
+    if slabs.len() == 1 {
         g.par_chunks_mut(DIM_TILE * c)
             .enumerate()
-            .for_each(|(tile, out)| tile_product(0, tile, out, accumulate));
+            .for_each_init(Vec::new, |buf, (tile, out)| {
+                tile_product(buf, 0, tile, out, accumulate)
+            });
         return;
     }
-    let mut partials = vec![0.0f32; slabs * dim * c];
+    let mut partials = vec![0.0f32; slabs.len() * dim * c];
     partials
         .par_chunks_mut(dim * c)
         .enumerate()
@@ -158,20 +223,110 @@ pub(crate) fn xt_times(
                 .enumerate()
                 .map(move |(tile, out)| (s, tile, out))
         })
-        .for_each(|(s, tile, out)| tile_product(s, tile, out, false));
-    g.par_chunks_mut(c * ROW_BLOCK)
-        .enumerate()
-        .for_each(|(i, out)| {
-            clear_upper_simd_state();
-            let off = i * c * ROW_BLOCK;
-            for (j, v) in out.iter_mut().enumerate() {
-                let mut s = 0.0f32;
-                for part in partials.chunks_exact(dim * c) {
-                    s += part[off + j];
-                }
-                *v = if accumulate { *v + s } else { s };
-            }
+        .for_each_init(Vec::new, |buf, (s, tile, out)| {
+            tile_product(buf, s, tile, out, false)
         });
+    sum_partials(&partials, g, accumulate);
+}
+
+/// `XᵀX` of the rows of `data` (row-major `dim × dim`), over at most 8 slabs of whole rows.
+pub(crate) fn second_moment(data: Samples<'_>) -> Vec<f32> {
+    let (rows, dim) = (data.rows(), data.dim());
+    let slabs = slabs(rows, 8);
+    let mut partials = vec![0.0f32; slabs.len() * dim * dim];
+    partials
+        .par_chunks_mut(dim * dim)
+        .zip(&slabs)
+        .for_each_init(Vec::new, |buf, (part, &(r0, r1))| {
+            clear_upper_simd_state();
+            let xb = MatRef::from_row_major_slice(data.block(r0, r1, buf), r1 - r0, dim);
+            let om = MatMut::from_row_major_slice_mut(part, dim, dim);
+            gemm_seq(om, xb.transpose(), xb, 1.0, false);
+        });
+    let mut out = vec![0.0f32; dim * dim];
+    sum_partials(&partials, &mut out, false);
+    out
+}
+
+/// Column sums of the rows of `data`, in f64 (fixed blocks, summed in block order).
+pub(crate) fn data_column_sums(data: Samples<'_>) -> Vec<f64> {
+    let dim = data.dim();
+    let parts: Vec<Vec<f64>> = (0..data.rows().div_ceil(ROW_BLOCK))
+        .into_par_iter()
+        .map_init(Vec::new, |buf, i| {
+            clear_upper_simd_state();
+            let end = ((i + 1) * ROW_BLOCK).min(data.rows());
+            let mut s = vec![0.0f64; dim];
+            for row in data.block(i * ROW_BLOCK, end, buf).chunks_exact(dim) {
+                for (acc, &v) in s.iter_mut().zip(row) {
+                    *acc += v as f64;
+                }
+            }
+            s
+        })
+        .collect();
+    add_in_order(parts, dim)
+}
+
+/// Element-wise sum of equally long vectors, in their order.
+fn add_in_order(parts: Vec<Vec<f64>>, len: usize) -> Vec<f64> {
+    let mut sums = vec![0.0f64; len];
+    for part in &parts {
+        for (x, y) in sums.iter_mut().zip(part) {
+            *x += y;
+        }
+    }
+    sums
+}
+
+/// Summed cross-entropy of `data` at weights `w` (row-major `dim × c`) and bias `b`, with its
+/// gradient sums `gw = Xᵀ·R` and `gb = Σ R` (`R = softmax − onehot`), computed slab by slab in
+/// blocks of [`ROW_BLOCK`] rows: no `rows × c` buffer, for data sets whose logits do not fit in
+/// memory. Slabs are fixed by `rows` and summed in order, as in [`xt_times`].
+pub(crate) fn streaming_loss_gradient(
+    data: Samples<'_>,
+    w: &[f32],
+    b: &[f32],
+    gw: &mut [f32],
+    gb: &mut [f64],
+) -> f64 {
+    let (rows, dim, c) = (data.rows(), data.dim(), b.len());
+    let slabs = slabs(rows, MAX_SLABS);
+    let wm = MatRef::from_row_major_slice(w, dim, c);
+    let mut partials = vec![0.0f32; slabs.len() * dim * c];
+    let sums: Vec<(f64, Vec<f64>)> = partials
+        .par_chunks_mut(dim * c)
+        .zip(&slabs)
+        .map(|(part, &(r0, r1))| {
+            clear_upper_simd_state();
+            let (mut buf, mut z) = (Vec::new(), vec![0.0f32; ROW_BLOCK * c]);
+            let (mut loss, mut col) = (0.0f64, vec![0.0f64; c]);
+            for start in (r0..r1).step_by(ROW_BLOCK) {
+                let end = (start + ROW_BLOCK).min(r1);
+                let xb = data.block(start, end, &mut buf);
+                let zb = &mut z[..(end - start) * c];
+                block_logits(xb, wm, b, zb);
+                loss += residual_rows(zb, &data.labels()[start..end], c);
+                for row in zb.chunks_exact(c) {
+                    for (acc, &v) in col.iter_mut().zip(row) {
+                        *acc += v as f64;
+                    }
+                }
+                let xm = MatRef::from_row_major_slice(xb, end - start, dim);
+                let om = MatMut::from_row_major_slice_mut(part, dim, c);
+                let rm = MatRef::from_row_major_slice(zb, end - start, c);
+                gemm_seq(om, xm.transpose(), rm, 1.0, start > r0);
+            }
+            (loss, col)
+        })
+        .collect();
+    sum_partials(&partials, gw, false);
+    let loss = sums.iter().map(|(l, _)| l).sum();
+    gb.copy_from_slice(&add_in_order(
+        sums.into_iter().map(|(_, col)| col).collect(),
+        c,
+    ));
+    loss
 }
 
 /// f64 accumulator lanes of the row kernels: independent partial sums (a fixed order, so the
@@ -259,6 +414,23 @@ fn sum_blocks(parts: Vec<f64>) -> f64 {
     parts.into_iter().sum()
 }
 
+/// Replaces each row of `z` (row-major, `c` wide) by `softmax(row) − onehot(label)` and returns
+/// the rows' summed cross-entropy.
+fn residual_rows(z: &mut [f32], labels: &[u32], c: usize) -> f64 {
+    let mut loss = 0.0f64;
+    for (row, &y) in z.chunks_exact_mut(c).zip(labels) {
+        let zy = row[y as usize];
+        let (m, s) = exp_shifted(row);
+        loss += s.ln() - (zy - m) as f64;
+        let inv = (1.0 / s) as f32;
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+        row[y as usize] -= 1.0;
+    }
+    loss
+}
+
 /// Replaces each logit row by `softmax(row) − onehot(label)` (the gradient of the cross-entropy with
 /// respect to the logits) and returns the summed cross-entropy.
 pub(crate) fn softmax_residual(z: &mut [f32], labels: &[u32], c: usize) -> f64 {
@@ -267,18 +439,7 @@ pub(crate) fn softmax_residual(z: &mut [f32], labels: &[u32], c: usize) -> f64 {
             .zip(labels.par_chunks(ROW_BLOCK))
             .map(|(blk, lab)| {
                 clear_upper_simd_state();
-                let mut loss = 0.0f64;
-                for (row, &y) in blk.chunks_exact_mut(c).zip(lab) {
-                    let zy = row[y as usize];
-                    let (m, s) = exp_shifted(row);
-                    loss += s.ln() - (zy - m) as f64;
-                    let inv = (1.0 / s) as f32;
-                    for v in row.iter_mut() {
-                        *v *= inv;
-                    }
-                    row[y as usize] -= 1.0;
-                }
-                loss
+                residual_rows(blk, lab, c)
             })
             .collect(),
     )
@@ -340,7 +501,7 @@ pub(crate) fn line_cross_entropy(
         .fold((0.0, 0.0), |acc, p| (acc.0 + p.0, acc.1 + p.1))
 }
 
-/// Column sums of a row-major `rows × c` matrix, in f64.
+/// Column sums of a row-major `rows × c` matrix, in f64 (fixed blocks, summed in block order).
 pub(crate) fn column_sums(p: &[f32], c: usize) -> Vec<f64> {
     let parts: Vec<Vec<f64>> = p
         .par_chunks(c * ROW_BLOCK)
@@ -355,13 +516,7 @@ pub(crate) fn column_sums(p: &[f32], c: usize) -> Vec<f64> {
             s
         })
         .collect();
-    let mut sums = vec![0.0f64; c];
-    for part in &parts {
-        for (x, y) in sums.iter_mut().zip(part) {
-            *x += y;
-        }
-    }
-    sums
+    add_in_order(parts, c)
 }
 
 /// f64-accumulated dot product.

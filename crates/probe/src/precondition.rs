@@ -17,7 +17,7 @@ use faer::{Mat, MatRef, Par};
 
 use crate::data::Samples;
 use crate::error::{Error, Result};
-use crate::objective::{clear_upper_simd_state, column_sums, matmul_rows, xt_times};
+use crate::objective::{clear_upper_simd_state, data_column_sums, matmul_rows, second_moment};
 
 /// `Q` and `Λ` of the augmented second-moment matrix `A = X̃ᵀX̃/N` of one data set.
 #[derive(Clone, Debug)]
@@ -49,14 +49,13 @@ impl CovariancePreconditioner {
             ));
         }
         let size = d + 1;
-        let mut xtx = vec![0.0f32; d * d];
-        xt_times(data.x(), d, data.x(), d, 1.0 / n as f32, &mut xtx, false);
-        let means: Vec<f64> = column_sums(data.x(), d)
+        let xtx = second_moment(data);
+        let means: Vec<f64> = data_column_sums(data)
             .into_iter()
             .map(|s| s / n as f64)
             .collect();
         let a = Mat::<f64>::from_fn(size, size, |i, j| match (i < d, j < d) {
-            (true, true) => xtx[i * d + j] as f64,
+            (true, true) => xtx[i * d + j] as f64 / n as f64,
             (true, false) => means[i],
             (false, true) => means[j],
             (false, false) => 1.0,
@@ -127,6 +126,19 @@ impl CovariancePreconditioner {
         }
         let tm = MatRef::from_row_major_slice(tmp, self.size, c);
         matmul_rows(out, qm, tm, 1.0, false);
+    }
+
+    /// `‖X̃·v‖²/N = Σⱼ λⱼ‖(Qᵀv)ⱼ‖²` for `v` laid out like the parameters: the data-side energy of
+    /// a direction, without touching the data. `tmp` is scratch of `v`'s size.
+    pub(crate) fn energy(&self, v: &[f32], tmp: &mut [f32]) -> f64 {
+        let c = v.len() / self.size;
+        let qm = MatRef::from_row_major_slice(&self.q, self.size, self.size);
+        let vm = MatRef::from_row_major_slice(v, self.size, c);
+        matmul_rows(tmp, qm.transpose(), vm, 1.0, false);
+        tmp.chunks_exact(c)
+            .zip(&self.eigenvalues)
+            .map(|(row, &e)| e * row.iter().map(|&t| t as f64 * t as f64).sum::<f64>())
+            .sum()
     }
 
     /// Checks that it was built for `dim`-d features.

@@ -58,19 +58,23 @@ fn same_for_every_thread_count<T: PartialEq + std::fmt::Debug + Send>(run: impl 
     }
 }
 
+/// Both L-BFGS paths: cached logits, and loss and gradient streamed in row blocks.
 #[test]
 fn lbfgs_fit_is_bitwise_identical_across_thread_counts() {
     let data = mixture(5200, 1);
-    let params = LogisticRegressionParams::new(Solver::Lbfgs(LbfgsParams {
-        l2: 1e-5,
-        max_iter: 60,
-        tol: 0.0,
-        history: 10,
-    }))
-    .unwrap();
-    same_for_every_thread_count(|| {
-        fingerprint(&params.fit(data.view(), None, &mut |_, _| {}).unwrap())
-    });
+    for logit_cache_bytes in [usize::MAX, 0] {
+        let params = LogisticRegressionParams::new(Solver::Lbfgs(LbfgsParams {
+            l2: 1e-5,
+            max_iter: 40,
+            tol: 0.0,
+            logit_cache_bytes,
+            ..LbfgsParams::default()
+        }))
+        .unwrap();
+        same_for_every_thread_count(|| {
+            fingerprint(&params.fit(data.view(), None, &mut |_, _| {}).unwrap())
+        });
+    }
 }
 
 #[test]
