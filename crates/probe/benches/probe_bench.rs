@@ -13,7 +13,9 @@
 //! * `sweep DIR`: cold L-BFGS fits over a λ grid at two tolerances (accuracy vs. λ and cost);
 //! * `threads DIR fast|sgd [MAX_THREADS] [TRIALS] [EPOCHS]`: the protocol in rayon pools of
 //!   1..=MAX_THREADS threads, back to back: wall time per thread count and whether the results are bit-identical;
-//! * `memory DIR`: the protocol cut to a few iterations (peak memory is reached in the first),
+//! * `memory DIR [CLASSES] [lean]`: the protocol cut to one search fit and one iteration per fit
+//!   (peak memory is reached in the first), labels folded onto CLASSES, `lean` forcing row views
+//!   and streamed passes,
 //!   with the peak resident set size against the bytes of the features;
 //! * `peak M K N`: faer's f32 GEMM speed on this machine (the roofline for the GFLOP/s ratio).
 
@@ -341,17 +343,28 @@ fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Peak memory of a protocol run cut to a few iterations per fit.
-fn memory(dir: &Path) {
-    let ((xtr, ytr), (xte, yte), d, c) = load(dir);
-    let feature_bytes = (xtr.len() + xte.len()) * 4;
-    let after_load = peak_rss();
+/// Peak memory of a protocol run cut to one iteration per fit. `classes` folds the labels onto
+/// fewer classes (`y mod classes`: less compute, the same memory structure per class); `lean`
+/// forces row views and streamed passes whatever the size.
+fn memory(dir: &Path, classes: Option<usize>, lean: bool) {
+    let ((xtr, mut ytr), (xte, mut yte), d, mut c) = load(dir);
+    if let Some(k) = classes.filter(|&k| k < c) {
+        for y in ytr.iter_mut().chain(yte.iter_mut()) {
+            *y %= k as u32;
+        }
+        c = k;
+    }
+    let feature_bytes = ((xtr.len() + xte.len()) * 4) as u64;
     let train = Samples::new(&xtr, &ytr, d, c).expect("train");
     let test = Samples::new(&xte, &yte, d, c).expect("test");
     let mut cfg = ProtocolConfig::default();
-    cfg.fast.trials = 2;
-    cfg.fast.search_max_iter = 2;
-    cfg.fast.lbfgs.max_iter = 2;
+    cfg.fast.trials = 1;
+    cfg.fast.search_max_iter = 1;
+    cfg.fast.lbfgs.max_iter = 1;
+    if lean {
+        cfg.split_copy_bytes = 0;
+        cfg.fast.lbfgs.logit_cache_bytes = 0;
+    }
     let t = Instant::now();
     let r = run_protocol(train, test, &cfg, 22, None, None, &|_| {}).expect("protocol");
     let peak = peak_rss();
@@ -359,9 +372,8 @@ fn memory(dir: &Path) {
     println!(
         "{}",
         serde_json::json!({"n": train.rows(), "dim": d, "classes": c, "wall_s": t.elapsed().as_secs_f64(),
-            "feature_gib": gib(feature_bytes as u64), "peak_rss_gib": peak.map(gib),
-            "rss_after_load_gib": after_load.map(gib),
-            "overhead_gib": peak.map(|p| gib(p) - gib(feature_bytes as u64)),
+            "feature_gib": gib(feature_bytes), "peak_rss_gib": peak.map(gib),
+            "overhead_gib": peak.map(|p| gib(p) - gib(feature_bytes)),
             "logits_cached": 2 * train.rows() * c * 4 <= cfg.fast.lbfgs.logit_cache_bytes,
             "split_copied": train.rows() * d * 4 <= cfg.split_copy_bytes,
             "iterations": r.final_fit.iterations})
@@ -427,7 +439,11 @@ fn main() {
             num(3).expect("MAX_ITER"),
         ),
         Some("sweep") => sweep(Path::new(&args[1])),
-        Some("memory") => memory(Path::new(&args[1])),
+        Some("memory") => memory(
+            Path::new(&args[1]),
+            num(2),
+            args.get(3).is_some_and(|a| a == "lean"),
+        ),
         Some("threads") => threads(Path::new(&args[1]), &args[2], num(3).unwrap_or(2), num(4), num(5)),
         Some("peak") => peak(
             num(1).unwrap_or(4096),
@@ -436,7 +452,7 @@ fn main() {
         ),
         _ => eprintln!(
             "usage: probe_bench gen DIR N D C SEED [NOISE] [FINE] | run DIR fast|sgd [TRIALS] [EPOCHS] | \
-             fit DIR L2 MAX_ITER | gemms N D C | sweep DIR | threads DIR fast|sgd [MAX_THREADS] [TRIALS] [EPOCHS] | memory DIR | \
+             fit DIR L2 MAX_ITER | gemms N D C | sweep DIR | threads DIR fast|sgd [MAX_THREADS] [TRIALS] [EPOCHS] | memory DIR [CLASSES] [lean] | \
              peak M K N"
         ),
     }

@@ -95,20 +95,28 @@ fn sgd_fit_is_bitwise_identical_across_thread_counts() {
 #[test]
 fn protocol_and_knn_are_bitwise_identical_across_thread_counts() {
     let (train, test) = (mixture(5200, 3), mixture(1000, 4));
-    let cfg = ProtocolConfig {
+    let fast = ProtocolConfig {
         knn: Some(KnnParams::default()),
         ..ProtocolConfig::default()
     };
-    assert_eq!(cfg.solver, SolverKind::Fast);
-    same_for_every_thread_count(|| {
-        let r = run_protocol(train.view(), test.view(), &cfg, 22, None, None, &|_| {}).unwrap();
-        (
-            r.trials,
-            r.chosen,
-            r.loss.to_bits(),
-            r.test,
-            r.knn,
-            r.final_fit.objective.to_bits(),
-        )
-    });
+    assert_eq!(fast.solver, SolverKind::Fast);
+    // The SGD search runs its trials in parallel: their order and numbers must not move either.
+    let mut sgd = ProtocolConfig {
+        solver: SolverKind::Sgd,
+        ..ProtocolConfig::default()
+    };
+    (sgd.sgd.trials, sgd.sgd.sgd.epochs) = (4, 2);
+    for cfg in [fast, sgd] {
+        same_for_every_thread_count(|| {
+            let r = run_protocol(train.view(), test.view(), &cfg, 22, None, None, &|_| {}).unwrap();
+            (
+                r.trials,
+                r.chosen,
+                r.loss.to_bits(),
+                r.test,
+                r.knn,
+                r.final_fit.objective.to_bits(),
+            )
+        });
+    }
 }
