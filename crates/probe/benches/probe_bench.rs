@@ -71,20 +71,33 @@ fn write_raw(path: PathBuf, bytes: impl Iterator<Item = [u8; 4]>) {
     }
 }
 
+/// Reads a raw little-endian file of 4-byte values in 1 MiB chunks (never the whole file as bytes
+/// beside the values: the memory benchmark counts every byte).
+fn read_raw<T>(path: PathBuf, from: fn([u8; 4]) -> T) -> Vec<T> {
+    use std::io::Read;
+    let file = std::fs::File::open(&path).expect("open data file");
+    let len = file.metadata().expect("data file size").len() as usize / 4;
+    let mut reader = std::io::BufReader::new(file);
+    let mut out = Vec::with_capacity(len);
+    let mut chunk = vec![0u8; 1 << 20];
+    while out.len() < len {
+        let n = ((len - out.len()) * 4).min(chunk.len());
+        reader.read_exact(&mut chunk[..n]).expect("read data file");
+        out.extend(
+            chunk[..n]
+                .chunks_exact(4)
+                .map(|b| from([b[0], b[1], b[2], b[3]])),
+        );
+    }
+    out
+}
+
 fn read_f32(path: PathBuf) -> Vec<f32> {
-    std::fs::read(&path)
-        .expect("read data file")
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+    read_raw(path, f32::from_le_bytes)
 }
 
 fn read_u32(path: PathBuf) -> Vec<u32> {
-    std::fs::read(&path)
-        .expect("read data file")
-        .chunks_exact(4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+    read_raw(path, u32::from_le_bytes)
 }
 
 fn gen(dir: &Path, n: usize, d: usize, c: usize, seed: u64, noise: f32, fine: f32) {
