@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! hiercog-pickle: a restricted unpickler that never executes code, for PyTorch checkpoints
 //! (`torch.save` zip format and the pre-1.6 legacy format) and plain `.pkl` files (protocols 0–5).
 //!
@@ -13,11 +14,13 @@
 //! [`save_torch`].
 
 mod error;
+mod materialize;
 mod numpy;
+mod object;
 mod save;
 mod torch;
-mod unpickle;
 mod value;
+mod vm;
 
 use std::path::Path;
 
@@ -28,11 +31,7 @@ pub use value::{DType, Tensor, Value};
 
 /// Reads a plain pickle file (e.g. the official CoG `cog_levels_mapping_file.pkl`).
 pub fn load_pickle(path: &Path) -> Result<Value> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        file: path.to_path_buf(),
-        action: "cannot read",
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(torch::read_err(path))?;
     pickle_named(&bytes, &path.display().to_string())
 }
 
@@ -52,10 +51,10 @@ fn pickle_named(bytes: &[u8], name: &str) -> Result<Value> {
                 .into(),
         });
     }
-    let u = unpickle::unpickle(bytes, 0, name)?;
-    unpickle::materialize(
+    let u = vm::unpickle(bytes, 0, name)?;
+    materialize::materialize(
         &u.obj,
-        &mut unpickle::NoStorages,
+        &mut materialize::NoStorages,
         torch::budget(bytes.len()),
         name,
     )

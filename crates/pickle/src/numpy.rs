@@ -6,16 +6,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::unpickle::{Obj, StorageRef, TensorSpec};
+use crate::object::{NpDtype, Obj, StorageRef, TensorSpec};
 use crate::value::{DType, Tensor};
-
-/// A `numpy.dtype` under construction: its type string (`U27`, `f4`, `O8`) and, once BUILD has
-/// run, its byte order (`<`, `>`, `|`, `=`).
-#[derive(Debug, Clone)]
-pub(crate) struct NpDtype {
-    pub descr: String,
-    pub order: char,
-}
 
 /// `numpy.dtype(descr, align, copy)`.
 pub(crate) fn dtype(args: &[Obj]) -> Result<Obj, String> {

@@ -3,7 +3,7 @@
 //! `archive/data/<i>` (stored, 64-byte aligned) and `archive/version`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime};
@@ -11,33 +11,14 @@ use zip::{CompressionMethod, DateTime};
 use crate::error::{Error, Result};
 use crate::value::{Tensor, Value};
 
-/// Writes `v` to `path` atomically (a temporary file in the same folder, then a rename).
+/// Writes `v` to `path` atomically ([`hiercog_io::write_atomic`]: a temporary sibling, fsync,
+/// rename).
 pub fn save_torch(path: &Path, v: &Value) -> Result<()> {
     let bytes = torch_zip_bytes(v).map_err(|msg| Error::Save {
         file: path.to_path_buf(),
         msg,
     })?;
-    let tmp = temp_path(path);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::Io {
-            file: path.to_path_buf(),
-            action: "cannot write",
-            source,
-        }
-    })
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp{}", std::process::id()));
-    path.with_file_name(name)
+    Ok(hiercog_io::write_atomic(path, &bytes)?)
 }
 
 /// The checkpoint's bytes; deterministic (fixed timestamps), so tests can compare them.
@@ -184,7 +165,8 @@ fn write_value<'v>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::unpickle::{materialize, unpickle, NoStorages};
+    use crate::materialize::{materialize, NoStorages};
+    use crate::vm::unpickle;
 
     #[test]
     fn plain_values_round_trip_through_the_reader() {

@@ -8,8 +8,10 @@ use std::path::Path;
 use std::rc::Rc;
 
 use crate::error::{Error, Result};
-use crate::unpickle::{materialize, unpickle, NoStorages, Obj, StorageRef, StorageSource};
+use crate::materialize::{materialize, NoStorages, StorageSource};
+use crate::object::{Obj, StorageRef};
 use crate::value::{Tensor, Value};
+use crate::vm::unpickle;
 
 /// The first bytes of a legacy checkpoint: protocol 2, then LONG1 of torch's magic number
 /// 0x1950a86a20f9469cfc6c, then STOP.
@@ -23,24 +25,22 @@ pub(crate) fn budget(len: usize) -> usize {
     len.saturating_mul(16).saturating_add(1 << 20)
 }
 
-fn io<'a>(file: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |source| Error::Io {
-        file: file.to_path_buf(),
-        action,
-        source,
-    }
+/// [`Error::Io`] for a failed read of `path`, for `map_err`.
+pub(crate) fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let read = hiercog_io::Error::read(path.to_path_buf());
+    move |cause| Error::Io(read(cause))
 }
 
 /// Reads a `torch.save` file of either format (detected by its first bytes).
 pub fn load_torch(path: &Path) -> Result<Value> {
     let name = path.display().to_string();
     let mut head = [0u8; 16];
-    let mut f = File::open(path).map_err(io(path, "cannot open"))?;
-    let n = read_up_to(&mut f, &mut head).map_err(io(path, "cannot read"))?;
+    let mut f = File::open(path).map_err(read_err(path))?;
+    let n = read_up_to(&mut f, &mut head).map_err(read_err(path))?;
     if head[..n].starts_with(ZIP_MAGIC) {
         load_zip(path, &name)
     } else if head[..n].starts_with(LEGACY_MAGIC) {
-        let bytes = std::fs::read(path).map_err(io(path, "cannot read"))?;
+        let bytes = std::fs::read(path).map_err(read_err(path))?;
         load_legacy(&bytes, &name)
     } else {
         Err(Error::Archive {
@@ -67,8 +67,8 @@ fn load_zip(path: &Path, name: &str) -> Result<Value> {
         file: name.to_string(),
         msg,
     };
-    let file = File::open(path).map_err(io(path, "cannot open"))?;
-    let file_len = file.metadata().map_err(io(path, "cannot stat"))?.len();
+    let file = File::open(path).map_err(read_err(path))?;
+    let file_len = file.metadata().map_err(read_err(path))?.len();
     let mut zip = zip::ZipArchive::new(BufReader::new(file))
         .map_err(|e| zerr(format!("not a readable zip archive: {e}")))?;
     let pkl = zip

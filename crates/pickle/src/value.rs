@@ -8,15 +8,25 @@ use crate::error::{Error, Result};
 /// `torch.float32` becomes `Str("torch.float32")`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// `None`.
     None,
+    /// `True` / `False`.
     Bool(bool),
+    /// An `int` (i64 range).
     Int(i64),
+    /// A `float`.
     Float(f64),
+    /// A `str`.
     Str(String),
+    /// `bytes` / `bytearray`.
     Bytes(Vec<u8>),
+    /// A `list`, `set` or `frozenset`.
     List(Vec<Value>),
+    /// A `tuple` or `torch.Size`.
     Tuple(Vec<Value>),
+    /// A `dict` or `OrderedDict`, in insertion order.
     Dict(Vec<(Value, Value)>),
+    /// A torch tensor or numeric numpy array.
     Tensor(Tensor),
 }
 
@@ -29,6 +39,7 @@ impl Value {
             .map(|(_, v)| v)
     }
 
+    /// The text of a `Str`.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
@@ -44,6 +55,7 @@ impl Value {
         }
     }
 
+    /// The `(key, value)` pairs of a `Dict`.
     pub fn as_dict(&self) -> Option<&[(Value, Value)]> {
         match self {
             Value::Dict(v) => Some(v),
@@ -51,6 +63,7 @@ impl Value {
         }
     }
 
+    /// The tensor of a `Tensor`.
     pub fn as_tensor(&self) -> Option<&Tensor> {
         match self {
             Value::Tensor(t) => Some(t),
@@ -96,15 +109,25 @@ impl Value {
 /// The element types of the torch storages we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DType {
+    /// `torch.float32`.
     F32,
+    /// `torch.float64`.
     F64,
+    /// `torch.float16`.
     F16,
+    /// `torch.bfloat16`.
     BF16,
+    /// `torch.int64`.
     I64,
+    /// `torch.int32`.
     I32,
+    /// `torch.int16`.
     I16,
+    /// `torch.int8`.
     I8,
+    /// `torch.uint8`.
     U8,
+    /// `torch.bool` (one byte per element).
     Bool,
 }
 
@@ -160,8 +183,11 @@ impl DType {
 /// (storage offset and strides are applied at load time, so `data.len() == numel * dtype.size()`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
+    /// Element type.
     pub dtype: DType,
+    /// Dimensions (empty for a scalar).
     pub shape: Vec<usize>,
+    /// The elements, little-endian, `numel * dtype.size()` bytes.
     pub data: Vec<u8>,
 }
 
