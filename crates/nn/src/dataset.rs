@@ -1,7 +1,7 @@
 //! Image lists: ImageNet-style class folders, `path<TAB>label` files, and the labelled items
 //! the extraction loop consumes.
 
-use crate::error::{io_err, Error, Result};
+use crate::error::{read_err, Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -65,22 +65,16 @@ impl ImageSet {
     /// A list file, one image per line: `path<TAB>label`, where label is a class name (e.g. a
     /// wnid) or a non-negative integer. Relative paths are relative to `base` (default: the
     /// list's folder). Class names are sorted to give labels; integer labels are kept as given.
-    /// Empty lines and lines starting with `#` are skipped.
+    /// A line file ([`hiercog_io::LineFile`]): `#` comments and blank lines are skipped.
     pub fn from_list(list: &Path, base: Option<&Path>) -> Result<Self> {
-        let text = std::fs::read_to_string(list).map_err(io_err(list))?;
+        let file = hiercog_io::LineFile::read(list)?;
         let base = base
             .map(Path::to_path_buf)
             .unwrap_or_else(|| list.parent().map(Path::to_path_buf).unwrap_or_default());
         let mut rows = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim_end_matches('\r');
-            if line.trim().is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (path, label) = line.split_once('\t').ok_or_else(|| Error::ImageList {
-                path: list.to_path_buf(),
-                line: i + 1,
-                reason: format!("expected `path<TAB>label`, got {line:?}"),
+        for (number, line) in file.lines() {
+            let (path, label) = line.split_once('\t').ok_or_else(|| {
+                file.error(number, format!("expected `path<TAB>label`, got {line:?}"))
             })?;
             let p = Path::new(path);
             let p = if p.is_absolute() {
@@ -88,36 +82,35 @@ impl ImageSet {
             } else {
                 base.join(p)
             };
-            rows.push((p, label.trim().to_string(), i + 1));
+            rows.push((p, label.trim().to_string()));
         }
         if rows.is_empty() {
-            return Err(Error::ImageList {
+            return Err(Error::Dataset {
                 path: list.to_path_buf(),
-                line: 0,
                 reason: "no images listed".into(),
             });
         }
-        let numeric = rows.iter().all(|(_, l, _)| l.parse::<u32>().is_ok());
+        let numeric = rows.iter().all(|(_, l)| l.parse::<u32>().is_ok());
         let mut set = ImageSet::default();
         if numeric {
             let max = rows
                 .iter()
-                .map(|(_, l, _)| l.parse::<u32>().expect("checked"))
+                .map(|(_, l)| l.parse::<u32>().expect("checked"))
                 .max()
                 .unwrap_or(0);
             set.classes = (0..=max).map(|i| i.to_string()).collect();
             set.items = rows
                 .into_iter()
-                .map(|(p, l, _)| (p, l.parse().expect("checked")))
+                .map(|(p, l)| (p, l.parse().expect("checked")))
                 .collect();
         } else {
             let mut names: BTreeMap<String, u32> =
-                rows.iter().map(|(_, l, _)| (l.clone(), 0)).collect();
+                rows.iter().map(|(_, l)| (l.clone(), 0)).collect();
             for (i, v) in names.values_mut().enumerate() {
                 *v = i as u32;
             }
             set.classes = names.keys().cloned().collect();
-            set.items = rows.into_iter().map(|(p, l, _)| (p, names[&l])).collect();
+            set.items = rows.into_iter().map(|(p, l)| (p, names[&l])).collect();
         }
         Ok(set)
     }
@@ -125,8 +118,8 @@ impl ImageSet {
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io_err(dir))?
-        .map(|e| e.map(|e| e.path()).map_err(io_err(dir)))
+        .map_err(read_err(dir))?
+        .map(|e| e.map(|e| e.path()).map_err(read_err(dir)))
         .collect::<Result<_>>()?;
     v.sort();
     Ok(v)
@@ -199,7 +192,7 @@ mod tests {
         let l = d.path().join("list.tsv");
         std::fs::write(&l, "a.jpg\t1\nb.jpg 2\n").unwrap();
         match ImageSet::from_list(&l, None) {
-            Err(Error::ImageList { line, .. }) => assert_eq!(line, 2),
+            Err(Error::Io(hiercog_io::Error::Line { line, .. })) => assert_eq!(line, 2),
             other => panic!("{other:?}"),
         }
     }

@@ -8,7 +8,7 @@
 //! reported through the progress callback and listed in `extraction.json`.
 
 use crate::backbone::Backbone;
-use crate::error::{io_err, Error, Result};
+use crate::error::{read_err, write_err, Error, Result};
 use hiercog_features::{Format, ShardWriter};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -48,7 +48,9 @@ impl Default for ExtractOptions {
 pub struct SkippedImage {
     /// Position in the item list.
     pub index: usize,
+    /// The image file.
     pub path: PathBuf,
+    /// Why it was skipped (the decoder's error).
     pub reason: String,
 }
 
@@ -57,8 +59,11 @@ pub struct SkippedImage {
 pub enum ExtractProgress {
     /// `done` of `total` items consumed (extracted or skipped); throughput of this session.
     Batch {
+        /// Items consumed so far, all sessions.
         done: usize,
+        /// Items in the list.
         total: usize,
+        /// Throughput of this session.
         images_per_sec: f64,
     },
     /// An image was skipped.
@@ -68,18 +73,23 @@ pub enum ExtractProgress {
 /// What an extraction did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExtractSummary {
+    /// The model's registry name.
     pub model: String,
+    /// Items in the list.
     pub total: usize,
     /// Rows of features written (all sessions).
     pub extracted: usize,
     /// Items already done by an earlier, interrupted session.
     pub resumed_from: usize,
+    /// Images that could not be used.
     pub skipped: Vec<SkippedImage>,
+    /// Width of the feature rows.
     pub feature_dim: usize,
     /// The final feature set (`ShardWriter::finish`), e.g. `out/features` for npy.
     pub features: PathBuf,
-    /// Wall time and throughput of this session.
+    /// Wall time of this session.
     pub seconds: f64,
+    /// Throughput of this session.
     pub images_per_sec: f64,
 }
 
@@ -114,12 +124,12 @@ pub fn extract(
 ) -> Result<ExtractSummary> {
     if opts.batch_size == 0 || opts.rows_per_shard == 0 {
         return Err(Error::Option {
-            name: "batch",
+            name: "batch size / rows per shard",
             value: format!("{}/{}", opts.batch_size, opts.rows_per_shard),
             reason: "batch size and rows per shard must be positive".into(),
         });
     }
-    std::fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
+    std::fs::create_dir_all(out_dir).map_err(write_err(out_dir))?;
     if let Some(done) = finished(out_dir, model, items.len())? {
         progress(ExtractProgress::Batch {
             done: done.total,
@@ -215,7 +225,7 @@ pub fn extract(
     };
     write_json(&out_dir.join(SUMMARY_FILE), &summary)?;
     let state_path = out_dir.join(STATE_FILE);
-    std::fs::remove_file(&state_path).map_err(io_err(&state_path))?;
+    std::fs::remove_file(&state_path).map_err(write_err(&state_path))?;
     Ok(summary)
 }
 
@@ -271,7 +281,7 @@ fn resume_point(
         }
         return Ok((0, Vec::new()));
     }
-    let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+    let text = std::fs::read_to_string(&path).map_err(read_err(&path))?;
     let state: State =
         serde_json::from_str(&text).map_err(|e| resume_err(format!("{STATE_FILE}: {e}")))?;
     if state.model != model.spec().name
@@ -315,10 +325,8 @@ fn save_state(dir: &Path, state: &State) -> Result<()> {
     write_json(&dir.join(STATE_FILE), state)
 }
 
-/// Writes JSON through a temporary file and a rename, so readers never see half a file.
+/// Writes JSON atomically, so readers never see half a file.
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(value).expect("plain data serializes");
-    std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    Ok(hiercog_io::write_atomic(path, text.as_bytes())?)
 }

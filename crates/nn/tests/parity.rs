@@ -63,7 +63,7 @@ fn cosines(a: &Tensor, b: &Tensor) -> Vec<f32> {
 /// The reduced-width EfficientNet-Lite of the fixtures (width 0.25, 64 px).
 fn tiny_lite_spec() -> ModelSpec {
     let mut spec = model_spec("efficientnet-lite0").unwrap();
-    spec.arch = Arch::EfficientNetLite(hiercog_nn::efficientnet::EfficientNetLiteConfig {
+    spec.arch = Arch::EfficientNetLite(hiercog_nn::models::efficientnet::EfficientNetLiteConfig {
         width: 0.25,
         depth: 1.0,
         image_size: 64,

@@ -478,12 +478,13 @@ fn an_unreadable_image_is_named_before_training() {
 /// The reduced-width EfficientNet-Lite of hiercog-nn's fixtures (width 0.25, 64 px input).
 fn tiny_backbone() -> hiercog_nn::Backbone {
     let mut spec = hiercog_nn::model_spec("efficientnet-lite0").unwrap();
-    spec.arch =
-        hiercog_nn::Arch::EfficientNetLite(hiercog_nn::efficientnet::EfficientNetLiteConfig {
+    spec.arch = hiercog_nn::Arch::EfficientNetLite(
+        hiercog_nn::models::efficientnet::EfficientNetLiteConfig {
             width: 0.25,
             depth: 1.0,
             image_size: 64,
-        });
+        },
+    );
     spec.preprocess = Preprocess::tf_lite(64, 64);
     let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nn/tests/fixtures/tiny_lite.pth");
     hiercog_nn::Backbone::load(spec, &weights, &Device::Cpu).unwrap()

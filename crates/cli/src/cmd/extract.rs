@@ -39,7 +39,8 @@ impl ModelArgs {
                 .context("setting the thread count")?;
         }
         let spec = model_spec(&self.model)?;
-        let weights = cache::resolve_weights(&self.model, self.weights.as_deref())?;
+        let weights = cache::resolve_weights(&self.model, self.weights.as_deref())
+            .with_context(|| format!("--model {}: no --weights PATH given", self.model))?;
         let device = device_from_name(&self.device)?;
         Backbone::load(spec, &weights, &device)
             .with_context(|| format!("loading {} from {}", self.model, weights.display()))
@@ -192,7 +193,8 @@ pub fn run_extract(args: ExtractArgs) -> anyhow::Result<()> {
             ));
         }
     };
-    let summary = hiercog_nn::extract(&model, &set.items, &args.out, &opts, &progress)?;
+    let summary = hiercog_nn::extract(&model, &set.items, &args.out, &opts, &progress)
+        .with_context(|| format!("extracting into --out {}", args.out.display()))?;
     bar.finish_and_clear();
     if summary.resumed_from == summary.total && summary.seconds == 0.0 {
         println!(

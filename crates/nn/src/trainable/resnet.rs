@@ -44,11 +44,13 @@ pub enum Stem {
 /// A ResNet's shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResNetConfig {
+    /// Basic or bottleneck blocks.
     pub block: Block,
     /// Blocks per stage.
     pub layers: [usize; 4],
     /// Channels of the first stage (64 = torchvision).
     pub width: usize,
+    /// The stem before the first stage.
     pub stem: Stem,
 }
 

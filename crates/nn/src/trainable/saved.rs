@@ -4,7 +4,7 @@
 //! representation is what CoG evaluates.
 
 use super::{seeded_var_builder, Architecture, TrainableBackbone};
-use crate::error::{io_err, Error, Result};
+use crate::error::{read_err, Error, Result};
 use crate::preprocess::Preprocess;
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
@@ -70,7 +70,7 @@ impl TrainedBackbone {
     /// architecture needs must be there with its shape, and nothing else.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let card_path = dir.join(CARD_FILE);
-        let text = std::fs::read_to_string(&card_path).map_err(io_err(&card_path))?;
+        let text = std::fs::read_to_string(&card_path).map_err(read_err(&card_path))?;
         let card: ModelCard = serde_json::from_str(&text).map_err(|e| Error::Checkpoint {
             path: card_path.clone(),
             reason: format!("not a hiercog model card: {e}"),

@@ -9,38 +9,11 @@
 
 use crate::checkpoint::Weights;
 use crate::error::{Error, Result};
-use crate::ops::{to_nhwc, Activation, Conv, Linear, Padding};
+use crate::layers::{to_nhwc, Activation, Conv, LayerNorm, Linear, Padding};
 use candle_core::{Device, Tensor};
 
 /// LayerNorm epsilon of timm ViTs (`partial(nn.LayerNorm, eps=1e-6)`).
 const LN_EPS: f32 = 1e-6;
-
-struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-}
-
-impl LayerNorm {
-    fn new(w: &Weights, prefix: &str, dim: usize, device: &Device) -> Result<Self> {
-        Ok(LayerNorm {
-            weight: w
-                .get(&format!("{prefix}.weight"), &[dim])?
-                .to_device(device)?,
-            bias: w
-                .get(&format!("{prefix}.bias"), &[dim])?
-                .to_device(device)?,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::layer_norm(
-            x,
-            &self.weight,
-            &self.bias,
-            LN_EPS,
-        )?)
-    }
-}
 
 struct Block {
     norm1: LayerNorm,
@@ -104,10 +77,10 @@ impl VisionTransformer {
         for i in 0..depth {
             let b = format!("blocks.{i}");
             blocks.push(Block {
-                norm1: LayerNorm::new(w, &format!("{b}.norm1"), dim, device)?,
+                norm1: LayerNorm::load(w, &format!("{b}.norm1"), dim, LN_EPS, device)?,
                 qkv: linear(&format!("{b}.attn.qkv"), 3 * dim, dim, Activation::Identity)?,
                 proj: linear(&format!("{b}.attn.proj"), dim, dim, Activation::Identity)?,
-                norm2: LayerNorm::new(w, &format!("{b}.norm2"), dim, device)?,
+                norm2: LayerNorm::load(w, &format!("{b}.norm2"), dim, LN_EPS, device)?,
                 fc1: linear(&format!("{b}.mlp.fc1"), hidden, dim, Activation::Gelu)?,
                 fc2: linear(&format!("{b}.mlp.fc2"), dim, hidden, Activation::Identity)?,
             });
@@ -118,7 +91,7 @@ impl VisionTransformer {
             cls_token: w.get("cls_token", &[1, 1, dim])?.to_device(device)?,
             pos_embed: w.get("pos_embed", &[1, tokens, dim])?.to_device(device)?,
             blocks,
-            norm: LayerNorm::new(w, "norm", dim, device)?,
+            norm: LayerNorm::load(w, "norm", dim, LN_EPS, device)?,
             head,
             heads,
             dim,

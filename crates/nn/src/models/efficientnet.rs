@@ -8,14 +8,17 @@
 
 use crate::checkpoint::Weights;
 use crate::error::Result;
-use crate::ops::{global_avg_pool, to_nhwc, Activation, Conv, Linear, Padding};
+use crate::layers::{global_avg_pool, to_nhwc, Activation, Conv, ConvShape, Linear, Padding};
 use candle_core::{Device, Tensor};
 
 /// Width/depth multipliers and the static input size of an EfficientNet-Lite.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EfficientNetLiteConfig {
+    /// Channel multiplier.
     pub width: f64,
+    /// Repeat multiplier of the middle stages.
     pub depth: f64,
+    /// Side of the square input the padding is computed for.
     pub image_size: usize,
 }
 
@@ -80,39 +83,27 @@ impl EfficientNetLite {
     /// Builds the network from a checkpoint; `_fc` is optional (headless checkpoints give
     /// features only).
     pub fn new(w: &Weights, cfg: &EfficientNetLiteConfig, device: &Device) -> Result<Self> {
-        let conv = |name: &str,
-                    cin: usize,
-                    cout: usize,
-                    k: usize,
-                    stride: usize,
-                    pad: Padding,
-                    groups: usize,
-                    bn: &str|
-         -> Result<Conv> {
-            let weight = w.get(&format!("{name}.weight"), &[cout, cin / groups, k, k])?;
-            let bn = w.batch_norm(bn, cout, BN_EPS)?;
-            Conv::new(
-                &weight,
-                None,
-                Some(bn),
-                stride,
-                pad,
-                groups,
-                Activation::Relu6,
-                device,
-            )
+        let conv = |name: &str, bn: &str, shape: ConvShape, act: Activation| {
+            Conv::load_bn(w, name, bn, BN_EPS, shape, act, device)
+        };
+        let pointwise = |cin: usize, cout: usize| ConvShape {
+            cin,
+            cout,
+            k: 1,
+            stride: 1,
+            pad: Padding::default(),
+            groups: 1,
         };
         let mut size = cfg.image_size;
-        let stem = conv(
-            "_conv_stem",
-            3,
-            STEM,
-            3,
-            2,
-            Padding::tf_same(size, size, 3, 2),
-            1,
-            "_bn0",
-        )?;
+        let stem_shape = ConvShape {
+            cin: 3,
+            cout: STEM,
+            k: 3,
+            stride: 2,
+            pad: Padding::tf_same(size, size, 3, 2),
+            groups: 1,
+        };
+        let stem = conv("_conv_stem", "_bn0", stem_shape, Activation::Relu6)?;
         size = size.div_ceil(2);
         let mut blocks = Vec::new();
         for (stage, &(repeats, k, stride, expand, cin, cout)) in STAGES.iter().enumerate() {
@@ -133,41 +124,32 @@ impl EfficientNetLite {
                 let p = format!("_blocks.{}", blocks.len());
                 let mid = cin * expand;
                 let expand_conv = if expand != 1 {
-                    Some(conv(
-                        &format!("{p}._expand_conv"),
-                        cin,
-                        mid,
-                        1,
-                        1,
-                        Padding::default(),
-                        1,
-                        &format!("{p}._bn0"),
-                    )?)
+                    let name = format!("{p}._expand_conv");
+                    let bn = format!("{p}._bn0");
+                    Some(conv(&name, &bn, pointwise(cin, mid), Activation::Relu6)?)
                 } else {
                     None
                 };
+                let depthwise_shape = ConvShape {
+                    cin: mid,
+                    cout: mid,
+                    k,
+                    stride: s,
+                    pad: Padding::tf_same(size, size, k, s),
+                    groups: mid,
+                };
                 let depthwise = conv(
                     &format!("{p}._depthwise_conv"),
-                    mid,
-                    mid,
-                    k,
-                    s,
-                    Padding::tf_same(size, size, k, s),
-                    mid,
                     &format!("{p}._bn1"),
+                    depthwise_shape,
+                    Activation::Relu6,
                 )?;
                 size = size.div_ceil(s);
-                let weight = w.get(&format!("{p}._project_conv.weight"), &[cout, mid, 1, 1])?;
-                let bn = w.batch_norm(&format!("{p}._bn2"), cout, BN_EPS)?;
-                let project = Conv::new(
-                    &weight,
-                    None,
-                    Some(bn),
-                    1,
-                    Padding::default(),
-                    1,
+                let project = conv(
+                    &format!("{p}._project_conv"),
+                    &format!("{p}._bn2"),
+                    pointwise(mid, cout),
                     Activation::Identity,
-                    device,
                 )?;
                 blocks.push(MbConv {
                     expand: expand_conv,
@@ -181,13 +163,9 @@ impl EfficientNetLite {
         let last = cfg.round_filters(STAGES[STAGES.len() - 1].5);
         let head = conv(
             "_conv_head",
-            last,
-            HEAD,
-            1,
-            1,
-            Padding::default(),
-            1,
             "_bn1",
+            pointwise(last, HEAD),
+            Activation::Relu6,
         )?;
         let fc = Linear::optional_head(w, "_fc", HEAD, device)?;
         Ok(EfficientNetLite {

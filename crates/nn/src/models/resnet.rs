@@ -4,7 +4,9 @@
 
 use crate::checkpoint::Weights;
 use crate::error::Result;
-use crate::ops::{global_avg_pool, max_pool_3x3_s2, to_nhwc, Activation, Conv, Linear, Padding};
+use crate::layers::{
+    global_avg_pool, max_pool_3x3_s2, to_nhwc, Activation, Conv, ConvShape, Linear, Padding,
+};
 use candle_core::{Device, Tensor};
 
 const BN_EPS: f64 = 1e-5;
@@ -34,20 +36,16 @@ impl ResNet {
                     cout: usize,
                     k: usize,
                     stride: usize,
-                    act: Activation|
-         -> Result<Conv> {
-            let weight = w.get(&format!("{name}.weight"), &[cout, cin, k, k])?;
-            let bn = w.batch_norm(bn, cout, BN_EPS)?;
-            Conv::new(
-                &weight,
-                None,
-                Some(bn),
+                    act: Activation| {
+            let shape = ConvShape {
+                cin,
+                cout,
+                k,
                 stride,
-                Padding::symmetric(k / 2),
-                1,
-                act,
-                device,
-            )
+                pad: Padding::symmetric(k / 2),
+                groups: 1,
+            };
+            Conv::load_bn(w, name, bn, BN_EPS, shape, act, device)
         };
         let stem = conv("conv1", "bn1", 3, 64, 7, 2, Activation::Relu)?;
         let mut blocks = Vec::new();

@@ -1,0 +1,157 @@
+//! The CPU kernels behind [`crate::layers`], as candle custom ops on contiguous NHWC `f32` data.
+//!
+//! Why not candle's `conv2d`: on CPU it runs grouped convolutions group by group (a depthwise
+//! layer becomes C tiny convolutions, ≈16× slower than PyTorch) and needs an NCHW im2col copy
+//! even for 1×1 kernels. These kernels keep activations channels-last:
+//! * [`Im2colOp`]: NHWC im2col (contiguous `C`-long copies) feeding one GEMM,
+//! * [`DepthwiseOp`]: a direct depthwise convolution vectorized over channels (AVX-512 or
+//!   AVX2+FMA picked at run time), bias and activation fused,
+//! * [`BiasAct`]: bias, activation in place over a GEMM output.
+
+mod bias_act;
+mod depthwise;
+mod im2col;
+
+pub(crate) use bias_act::BiasAct;
+pub(crate) use depthwise::DepthwiseOp;
+pub(crate) use im2col::Im2colOp;
+
+use crate::error::Result;
+use candle_core::{CpuStorage, Layout, Tensor};
+
+/// Element-wise activation applied after bias (and residual).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// No activation.
+    Identity,
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, 0), 6)`, MobileNet's and EfficientNet-Lite's.
+    Relu6,
+    /// Exact (erf) GELU, as `torch.nn.GELU()`.
+    Gelu,
+}
+
+impl Activation {
+    /// The activation of one value (the CPU kernels).
+    #[inline(always)]
+    pub(crate) fn apply(self, v: f32) -> f32 {
+        match self {
+            Activation::Identity => v,
+            Activation::Relu => v.max(0.0),
+            Activation::Relu6 => v.clamp(0.0, 6.0),
+            Activation::Gelu => {
+                (candle_core::cpu::erf::erf_f32(v * std::f32::consts::FRAC_1_SQRT_2) + 1.0)
+                    * 0.5
+                    * v
+            }
+        }
+    }
+
+    /// The same activation with candle ops (non-CPU devices).
+    pub(crate) fn apply_tensor(self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Activation::Identity => x.clone(),
+            Activation::Relu => x.relu()?,
+            Activation::Relu6 => x.clamp(0f32, 6f32)?,
+            Activation::Gelu => x.gelu_erf()?,
+        })
+    }
+}
+
+/// Zero padding of a 2-D convolution, per side (TF "SAME" padding is asymmetric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Padding {
+    /// Rows above.
+    pub top: usize,
+    /// Rows below.
+    pub bottom: usize,
+    /// Columns on the left.
+    pub left: usize,
+    /// Columns on the right.
+    pub right: usize,
+}
+
+impl Padding {
+    /// PyTorch's symmetric `padding=p`.
+    pub fn symmetric(p: usize) -> Self {
+        Padding {
+            top: p,
+            bottom: p,
+            left: p,
+            right: p,
+        }
+    }
+
+    /// TensorFlow "SAME" padding for a static input size (EfficientNet-PyTorch's
+    /// `Conv2dStaticSamePadding`): output `ceil(in / stride)`, the odd pixel at bottom/right.
+    pub fn tf_same(in_h: usize, in_w: usize, k: usize, stride: usize) -> Self {
+        let total = |i: usize| {
+            let o = i.div_ceil(stride);
+            ((o - 1) * stride + k).saturating_sub(i)
+        };
+        let (ph, pw) = (total(in_h), total(in_w));
+        Padding {
+            top: ph / 2,
+            bottom: ph - ph / 2,
+            left: pw / 2,
+            right: pw - pw / 2,
+        }
+    }
+
+    /// Whether no side is padded.
+    pub(crate) fn is_zero(&self) -> bool {
+        *self == Padding::default()
+    }
+}
+
+/// The contiguous `f32` data of a custom op's input.
+fn cpu_slice<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    op: &str,
+) -> candle_core::Result<&'a [f32]> {
+    let data = match storage {
+        CpuStorage::F32(v) => v.as_slice(),
+        _ => candle_core::bail!("{op}: expected f32 data"),
+    };
+    match layout.contiguous_offsets() {
+        Some((s, e)) => Ok(&data[s..e]),
+        None => candle_core::bail!("{op}: input must be contiguous"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tf_same_padding_is_asymmetric_for_stride_two() {
+        assert_eq!(
+            Padding::tf_same(224, 224, 3, 2),
+            Padding {
+                top: 0,
+                bottom: 1,
+                left: 0,
+                right: 1
+            }
+        );
+        assert_eq!(Padding::tf_same(112, 112, 5, 1), Padding::symmetric(2));
+        assert_eq!(
+            Padding::tf_same(28, 28, 5, 2),
+            Padding {
+                top: 1,
+                bottom: 2,
+                left: 1,
+                right: 2
+            }
+        );
+    }
+
+    #[test]
+    fn activations() {
+        assert_eq!(Activation::Relu6.apply(7.0), 6.0);
+        assert_eq!(Activation::Relu.apply(-1.0), 0.0);
+        assert!((Activation::Gelu.apply(1.0) - 0.841_344_8).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,285 @@
+//! 2-D convolutions on NHWC with BatchNorm folded in and bias, residual and activation fused.
+
+use super::{Activation, BatchNorm, Padding};
+use crate::checkpoint::Weights;
+use crate::error::Result;
+use crate::kernels::{BiasAct, DepthwiseOp, Im2colOp};
+use candle_core::{Device, Tensor};
+
+enum Kernel {
+    /// `(kh·kw·C_in, C_out)` matrix for im2col/1×1 GEMMs.
+    Dense(Tensor),
+    /// `(kh·kw, C)` taps of a depthwise convolution, kept on the host for the CPU kernel.
+    Depthwise(Vec<f32>),
+}
+
+/// A 2-D convolution (dense or depthwise) with folded BatchNorm, bias and activation, on NHWC.
+pub struct Conv {
+    kernel: Kernel,
+    /// Folded weight in PyTorch's `(O, I/groups, kh, kw)` layout for the non-CPU fallback.
+    weight_oihw: Tensor,
+    bias: Tensor,
+    bias_host: Vec<f32>,
+    k: usize,
+    stride: usize,
+    pad: Padding,
+    groups: usize,
+    act: Activation,
+}
+
+/// Channels, kernel size and placement of a convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvShape {
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Side of the square kernel.
+    pub k: usize,
+    /// Stride in both directions.
+    pub stride: usize,
+    /// Zero padding.
+    pub pad: Padding,
+    /// 1 (dense) or `cin` (depthwise).
+    pub groups: usize,
+}
+
+/// Largest im2col buffer built at once (floats); bigger batches are processed in chunks.
+const IM2COL_CHUNK: usize = 16 << 20;
+
+impl Conv {
+    /// Builds a convolution from a PyTorch `(O, I/groups, k, k)` weight (host, f32), an optional
+    /// bias and an optional BatchNorm to fold. `groups` must be 1 or equal to the channel count.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        weight: &Tensor,
+        bias: Option<Vec<f32>>,
+        bn: Option<BatchNorm>,
+        stride: usize,
+        pad: Padding,
+        groups: usize,
+        act: Activation,
+        device: &Device,
+    ) -> Result<Self> {
+        let (o, i, kh, kw) = weight.dims4()?;
+        let k = kh;
+        debug_assert_eq!(kh, kw, "square kernels only");
+        let mut w = weight.flatten_all()?.to_vec1::<f32>()?;
+        let mut b = bias.unwrap_or_else(|| vec![0.0; o]);
+        if let Some(bn) = bn {
+            let per_out = i * kh * kw;
+            for oc in 0..o {
+                let scale = bn.gamma[oc] / ((bn.var[oc] as f64 + bn.eps).sqrt() as f32);
+                w[oc * per_out..(oc + 1) * per_out]
+                    .iter_mut()
+                    .for_each(|v| *v *= scale);
+                b[oc] = (b[oc] - bn.mean[oc]) * scale + bn.beta[oc];
+            }
+        }
+        let weight_oihw = Tensor::from_vec(w.clone(), (o, i, kh, kw), device)?;
+        let kernel = if groups == 1 {
+            // (O, I, kh, kw) -> (kh, kw, I, O) -> (kh·kw·I, O)
+            let m = Tensor::from_vec(w, (o, i, kh, kw), &Device::Cpu)?
+                .permute((2, 3, 1, 0))?
+                .reshape((kh * kw * i, o))?
+                .contiguous()?
+                .to_device(device)?;
+            Kernel::Dense(m)
+        } else {
+            debug_assert!(
+                groups == o && i == 1,
+                "only dense or depthwise convolutions"
+            );
+            // (C, 1, kh, kw) -> (kh·kw, C)
+            let mut t = vec![0f32; w.len()];
+            for c in 0..o {
+                for tap in 0..kh * kw {
+                    t[tap * o + c] = w[c * kh * kw + tap];
+                }
+            }
+            Kernel::Depthwise(t)
+        };
+        Ok(Conv {
+            kernel,
+            weight_oihw,
+            bias: Tensor::from_vec(b.clone(), o, device)?,
+            bias_host: b,
+            k,
+            stride,
+            pad,
+            groups,
+            act,
+        })
+    }
+
+    /// The bias-free convolution `{name}.weight` followed by the BatchNorm called `bn` (folded
+    /// in) and `act`: the convolution–BatchNorm–activation unit of CNNs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn load_bn(
+        w: &Weights,
+        name: &str,
+        bn: &str,
+        eps: f64,
+        shape: ConvShape,
+        act: Activation,
+        device: &Device,
+    ) -> Result<Self> {
+        let ConvShape {
+            cin,
+            cout,
+            k,
+            stride,
+            pad,
+            groups,
+        } = shape;
+        let weight = w.get(&format!("{name}.weight"), &[cout, cin / groups, k, k])?;
+        let bn = BatchNorm::load(w, bn, cout, eps)?;
+        Conv::new(&weight, None, Some(bn), stride, pad, groups, act, device)
+    }
+
+    /// Number of output channels.
+    pub fn out_channels(&self) -> usize {
+        self.bias_host.len()
+    }
+
+    /// `act(conv(x) + bias + residual)` on an NHWC tensor.
+    pub fn forward(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
+        if !x.device().is_cpu() {
+            return self.forward_fallback(x, residual);
+        }
+        let (b, h, w, c) = x.dims4()?;
+        let oh = (h + self.pad.top + self.pad.bottom - self.k) / self.stride + 1;
+        let ow = (w + self.pad.left + self.pad.right - self.k) / self.stride + 1;
+        let x = x.contiguous()?;
+        match &self.kernel {
+            Kernel::Depthwise(taps) => {
+                let op = DepthwiseOp {
+                    taps,
+                    bias: &self.bias_host,
+                    k: self.k,
+                    stride: self.stride,
+                    pad: self.pad,
+                    act: self.act,
+                };
+                let y = x.apply_op1_no_bwd(&op)?;
+                match residual {
+                    Some(r) => Ok(y.add(r)?),
+                    None => Ok(y),
+                }
+            }
+            Kernel::Dense(m) => {
+                let y = if self.k == 1 && self.stride == 1 && self.pad.is_zero() {
+                    x.reshape((b * h * w, c))?.matmul(m)?
+                } else {
+                    let per_image = oh * ow * self.k * self.k * c;
+                    let chunk = (IM2COL_CHUNK / per_image.max(1)).clamp(1, b);
+                    let mut parts = Vec::with_capacity(b.div_ceil(chunk));
+                    for start in (0..b).step_by(chunk) {
+                        let n = chunk.min(b - start);
+                        let cols = x.narrow(0, start, n)?.apply_op1_no_bwd(&Im2colOp {
+                            k: self.k,
+                            stride: self.stride,
+                            pad: self.pad,
+                        })?;
+                        parts.push(cols.matmul(m)?);
+                    }
+                    if parts.len() == 1 {
+                        parts.pop().expect("one part")
+                    } else {
+                        Tensor::cat(&parts, 0)?
+                    }
+                };
+                let y = match residual {
+                    Some(r) => y.add(&r.reshape(y.shape())?)?,
+                    None => y,
+                };
+                y.inplace_op1(&BiasAct {
+                    bias: &self.bias_host,
+                    act: self.act,
+                })?;
+                Ok(y.reshape((b, oh, ow, self.out_channels()))?)
+            }
+        }
+    }
+
+    /// candle's NCHW convolution, for devices without the CPU kernels above.
+    fn forward_fallback(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
+        let p = self.pad;
+        let x = x
+            .pad_with_zeros(1, p.top, p.bottom)?
+            .pad_with_zeros(2, p.left, p.right)?
+            .permute((0, 3, 1, 2))?
+            .contiguous()?;
+        let y = x.conv2d(&self.weight_oihw, 0, self.stride, 1, self.groups)?;
+        let y = y.permute((0, 2, 3, 1))?.broadcast_add(&self.bias)?;
+        let y = match residual {
+            Some(r) => y.add(r)?,
+            None => y,
+        };
+        self.act.apply_tensor(&y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rand(shape: &[usize], seed: u64) -> Tensor {
+        let n: usize = shape.iter().product();
+        let mut s = seed;
+        let v: Vec<f32> = (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    /// The fast NHWC kernels agree with candle's reference NCHW convolution.
+    fn check(cin: usize, cout: usize, k: usize, stride: usize, pad: Padding, groups: usize) {
+        let x = rand(&[2, 9, 11, cin], 1);
+        let w = rand(&[cout, cin / groups, k, k], 2);
+        let conv = Conv::new(
+            &w,
+            Some(vec![0.25; cout]),
+            None,
+            stride,
+            pad,
+            groups,
+            Activation::Identity,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let got = conv.forward(&x, None).unwrap();
+        let want = conv.forward_fallback(&x, None).unwrap();
+        assert_eq!(got.dims(), want.dims());
+        let d = (got - want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(d < 1e-4, "max diff {d}");
+    }
+
+    #[test]
+    fn dense_convs_match_candle() {
+        check(5, 7, 1, 1, Padding::default(), 1);
+        check(5, 7, 1, 2, Padding::default(), 1);
+        check(5, 7, 3, 1, Padding::symmetric(1), 1);
+        check(3, 8, 3, 2, Padding::tf_same(9, 11, 3, 2), 1);
+        check(4, 6, 7, 2, Padding::symmetric(3), 1);
+    }
+
+    #[test]
+    fn depthwise_convs_match_candle() {
+        check(16, 16, 3, 1, Padding::tf_same(9, 11, 3, 1), 16);
+        check(16, 16, 5, 2, Padding::tf_same(9, 11, 5, 2), 16);
+        check(19, 19, 3, 2, Padding::symmetric(1), 19);
+    }
+}
