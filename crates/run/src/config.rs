@@ -289,6 +289,18 @@ impl RunConfig {
         }
     }
 
+    /// A built-in profile: `default` ([`RunConfig::default`]) or `imagenet-cog`
+    /// ([`RunConfig::imagenet_cog`]).
+    pub fn profile(name: &str) -> Result<Self> {
+        match name {
+            "default" => Ok(RunConfig::default()),
+            "imagenet-cog" => Ok(RunConfig::imagenet_cog()),
+            other => Err(Error::Invalid(format!(
+                "unknown profile {other:?}: use default or imagenet-cog"
+            ))),
+        }
+    }
+
     /// The part of the config that determines the results: execution details (device, batch size)
     /// may change between sessions of one run directory (e.g. extraction on GPUs, probes on CPUs).
     pub fn identity(&self) -> RunConfig {

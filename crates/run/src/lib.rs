@@ -8,9 +8,11 @@
 //!    from a benchmark directory), and the train/test image lists of the seen set and every level;
 //! 2. [`Task::Extract`], one per dataset × split: features by a `hiercog-nn` backbone, sharded and
 //!    resumable;
-//! 3. [`Task::Probe`], one per dataset × shots × seed: the `hiercog-probe` protocol, each result
-//!    recorded under a content key ([`results`]), so nothing finished is ever redone;
-//! 4. [`Task::Report`]: `report.md`, `report.json` and plots ([`report`]).
+//! 3. [`Task::Probe`], one per dataset × shots × seed: the `hiercog-probe` protocol through the
+//!    probe sweep that `hiercog probe` also uses ([`sweep`]), each result recorded under a content
+//!    key ([`results`]), so nothing finished is ever redone;
+//! 4. [`Task::Report`]: `report.md`, `report.json` and plots ([`report`]), made from the finished
+//!    runs the pipeline collects ([`Pipeline::report_input`]).
 //!
 //! [`Pipeline::run_all`] does them in order in one process; a Slurm job array runs the same tasks
 //! one per array index ([`slurm`]). Every stage checks what is already on disk first, so a re-run
@@ -24,6 +26,7 @@ pub mod report;
 pub mod results;
 pub mod slurm;
 mod stages;
+pub mod sweep;
 
 pub use config::{ImageSource, LevelSource, RunConfig};
 pub use error::{Error, Result};

@@ -333,6 +333,6 @@ pub(crate) fn dataset_items(
 }
 
 /// Loads the configured taxonomy.
-pub(crate) fn taxonomy(cfg: &RunConfig) -> Result<Arc<Taxonomy>> {
-    Ok(taxonomy_source(cfg).load()?)
+pub(crate) fn taxonomy(cfg: &RunConfig) -> hiercog_taxonomy::Result<Arc<Taxonomy>> {
+    taxonomy_source(cfg).load()
 }

@@ -4,15 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use hiercog_probe::ProbeResult;
 use hiercog_report::plot::{self, LineOptions, Series};
 use hiercog_report::table::{mean_std, Table};
 use serde::{Deserialize, Serialize};
 
-use crate::results::Results;
-use crate::stages::{Pipeline, Task};
-use crate::{Error, ImageSource, Observer, Result};
+use crate::results::ProbeRecord;
+use crate::{Error, Result};
 
 /// Mean and standard deviation over seeds of one number, with the number of seeds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -67,60 +67,64 @@ pub struct RunReport {
     pub missing_runs: usize,
 }
 
-/// Collects the finished results of the pipeline's current tasks.
-pub fn collect(p: &Pipeline) -> Result<RunReport> {
-    let results = Results::open(p.dir(), false)?;
-    results.merge_files()?;
-    let bench = p.levels()?;
-    let mut missing = 0;
-    let mut datasets: Vec<DatasetReport> = Vec::new();
-    for name in p.datasets()? {
-        let mean_similarity = bench.level(&name).ok().map(|l| {
-            l.concepts.iter().map(|c| c.similarity).sum::<f64>() / l.concepts.len().max(1) as f64
-        });
-        datasets.push(DatasetReport {
-            name,
+/// What a report is made of, gathered by the pipeline
+/// ([`Pipeline::report_input`](crate::Pipeline::report_input)).
+#[derive(Clone, Debug)]
+pub struct ReportInput {
+    /// True when the images are hiercog's synthetic set.
+    pub synthetic: bool,
+    /// The backbone.
+    pub model: String,
+    /// The probe solver.
+    pub solver: String,
+    /// The probe seeds.
+    pub seeds: Vec<u64>,
+    /// The datasets in table order (the seen set, then the levels), each with the mean similarity
+    /// of its concepts to the seen set (`None` for the seen set).
+    pub datasets: Vec<(String, Option<f64>)>,
+    /// The finished probe runs, in task order.
+    pub runs: Vec<ProbeRecord>,
+    /// Probe runs not finished yet.
+    pub missing_runs: usize,
+    /// The levels' benchmark directory (its similarity histogram is copied into the report).
+    pub levels_dir: Option<PathBuf>,
+}
+
+/// The report's numbers: mean ± std over seeds per dataset and shot count.
+pub fn summarize(input: &ReportInput) -> RunReport {
+    let mut datasets: Vec<DatasetReport> = input
+        .datasets
+        .iter()
+        .map(|(name, mean_similarity)| DatasetReport {
+            name: name.clone(),
             classes: 0,
             train_images: 0,
             test_images: 0,
-            mean_similarity,
+            mean_similarity: *mean_similarity,
             top1: None,
             top5: None,
             knn_top1: None,
             mistake_severity: None,
             hdist_at_5: None,
             few_shot: BTreeMap::new(),
-        });
-    }
-    // Values per (dataset, shots), over seeds.
-    type Acc = BTreeMap<(String, Option<usize>), Vec<hiercog_probe::ProbeResult>>;
-    let mut by_run: Acc = BTreeMap::new();
-    for task in p.tasks()? {
-        let Task::Probe {
-            dataset,
-            shots,
-            seed,
-        } = task
-        else {
-            continue;
-        };
-        let record = match p.probe_key(&dataset, shots, seed) {
-            Ok(key) => results.get(&key)?,
-            Err(_) => None, // features not extracted yet
-        };
-        match record {
-            Some(r) => by_run.entry((dataset, shots)).or_default().push(r.result),
-            None => missing += 1,
-        }
+        })
+        .collect();
+    // Results per (dataset, shots), over seeds.
+    let mut by_run: BTreeMap<(&str, Option<usize>), Vec<&ProbeResult>> = BTreeMap::new();
+    for r in &input.runs {
+        by_run
+            .entry((r.dataset.as_str(), r.shots))
+            .or_default()
+            .push(&r.result);
     }
     for d in &mut datasets {
-        if let Some(runs) = by_run.get(&(d.name.clone(), None)) {
-            let r0 = &runs[0];
+        if let Some(runs) = by_run.get(&(d.name.as_str(), None)) {
+            let r0 = runs[0];
             d.classes = r0.classes;
             d.train_images = r0.train_rows;
             d.test_images = r0.test_rows;
-            let values = |f: &dyn Fn(&hiercog_probe::ProbeResult) -> Option<f64>| -> Option<Stat> {
-                Stat::of(&runs.iter().filter_map(f).collect::<Vec<_>>())
+            let values = |f: &dyn Fn(&ProbeResult) -> Option<f64>| -> Option<Stat> {
+                Stat::of(&runs.iter().filter_map(|r| f(r)).collect::<Vec<_>>())
             };
             d.top1 = values(&|r| Some(r.test.top1));
             d.top5 = values(&|r| Some(r.test.top5));
@@ -133,23 +137,22 @@ pub fn collect(p: &Pipeline) -> Result<RunReport> {
             });
             d.hdist_at_5 = values(&|r| r.test.hierarchical.as_ref().map(|h| h.hdist_at_5));
         }
-        for (&(ref name, shots), runs) in &by_run {
-            if let (true, Some(n)) = (name == &d.name, shots) {
+        for (&(name, shots), runs) in &by_run {
+            if let (true, Some(n)) = (name == d.name, shots) {
                 let v: Vec<f64> = runs.iter().map(|r| r.test.top1).collect();
                 d.few_shot
                     .insert(n, Stat::of(&v).expect("at least one run"));
             }
         }
     }
-    let cfg = p.config();
-    Ok(RunReport {
-        synthetic: cfg.images.source == ImageSource::Synthetic,
-        model: cfg.model.name.clone(),
-        solver: cfg.probe.solver.to_string(),
-        seeds: cfg.probe.seeds.clone(),
+    RunReport {
+        synthetic: input.synthetic,
+        model: input.model.clone(),
+        solver: input.solver.clone(),
+        seeds: input.seeds.clone(),
         datasets,
-        missing_runs: missing,
-    })
+        missing_runs: input.missing_runs,
+    }
 }
 
 fn fmt_stat(s: &Option<Stat>, decimals: usize) -> String {
@@ -214,12 +217,11 @@ pub fn cog_table(r: &RunReport) -> Table {
     t
 }
 
-/// Writes `report/` (report.md, report.json, report.csv, plots) and returns the report.
-pub fn write(p: &Pipeline, obs: &dyn Observer) -> Result<RunReport> {
-    obs.task("report", "tables and plots");
-    let r = collect(p)?;
-    let dir = p.dir().report();
-    std::fs::create_dir_all(&dir).map_err(hiercog_io::Error::write(&dir))?;
+/// Writes the report (report.md, report.json, report.csv, plots) into `dir` and returns it.
+pub fn write(input: &ReportInput, dir: &Path) -> Result<RunReport> {
+    let r = summarize(input);
+    std::fs::create_dir_all(dir).map_err(hiercog_io::Error::write(dir))?;
+    hiercog_io::sweep_temporaries(dir)?;
     let table = cog_table(&r);
     let mut plots = Vec::new();
 
@@ -252,7 +254,7 @@ pub fn write(p: &Pipeline, obs: &dyn Observer) -> Result<RunReport> {
         )?);
     }
     // The level-similarity histogram is the level builder's own plot (levels/plots/): copied, not redrawn.
-    if let Some(levels_dir) = p.levels()?.dir() {
+    if let Some(levels_dir) = &input.levels_dir {
         for ext in ["png", "svg"] {
             let from = levels_dir
                 .join("plots")
@@ -310,7 +312,11 @@ pub fn write(p: &Pipeline, obs: &dyn Observer) -> Result<RunReport> {
         "\nLevels are ordered by decreasing semantic similarity to the seen concepts (L1 closest). \
          Mistake severity is the mean LCA height of top-1 mistakes; hdist@5 the average LCA height over \
          the top-5 predictions (Bertinetto et al. 2020). Level construction details: `{}`.\n",
-        p.levels()?.dir().map(|d| d.join("report.md").display().to_string()).unwrap_or_default()
+        input
+            .levels_dir
+            .as_ref()
+            .map(|d| d.join("report.md").display().to_string())
+            .unwrap_or_default()
     );
     for f in &plots {
         if f.extension().is_some_and(|e| e == "png") {

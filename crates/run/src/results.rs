@@ -13,6 +13,7 @@ use hiercog_store::{ResultsStore, RunKey};
 use serde::{Deserialize, Serialize};
 
 use crate::layout::RunDir;
+use crate::sweep::ProbeRecords;
 use crate::{Error, Result};
 
 /// One finished probe run of the pipeline.
@@ -22,7 +23,9 @@ pub struct ProbeRecord {
     pub dataset: String,
     /// Images per class; `None` = all data.
     pub shots: Option<usize>,
+    /// The run's seed.
     pub seed: u64,
+    /// The protocol's result.
     pub result: ProbeResult,
 }
 
@@ -67,6 +70,7 @@ impl Results {
             .transpose()
     }
 
+    /// Records a finished run: in the store, or in its own file with `write_files`.
     pub fn put(&self, key: &RunKey, record: &ProbeRecord) -> Result<()> {
         let value = serde_json::to_value(record).expect("records serialize");
         if self.write_files {
@@ -78,8 +82,10 @@ impl Results {
         Ok(())
     }
 
-    /// Moves per-task result files into the store; returns how many were merged.
+    /// Moves per-task result files into the store; returns how many were merged. Call it when no
+    /// probe task runs (the report stage): it also sweeps the temporaries of killed tasks.
     pub fn merge_files(&self) -> Result<usize> {
+        hiercog_io::sweep_temporaries(&self.files)?;
         let Ok(entries) = std::fs::read_dir(&self.files) else {
             return Ok(0);
         };
@@ -100,6 +106,30 @@ impl Results {
             merged += 1;
         }
         Ok(merged)
+    }
+}
+
+/// The records of one dataset's probe runs, for a [`ProbeSweep`](crate::sweep::ProbeSweep).
+pub(crate) struct DatasetRecords<'a> {
+    pub results: &'a Results,
+    pub dataset: &'a str,
+}
+
+impl ProbeRecords for DatasetRecords<'_> {
+    fn get(&self, key: &RunKey) -> Result<Option<ProbeResult>> {
+        Ok(self.results.get(key)?.map(|r| r.result))
+    }
+
+    fn put(&self, key: &RunKey, result: &ProbeResult) -> Result<()> {
+        self.results.put(
+            key,
+            &ProbeRecord {
+                dataset: self.dataset.to_string(),
+                shots: result.shots,
+                seed: result.seed,
+                result: result.clone(),
+            },
+        )
     }
 }
 

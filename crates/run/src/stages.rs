@@ -5,16 +5,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use hiercog_cog::{load_benchmark, Benchmark, Split};
-use hiercog_features::{check_pair, FeatureSet, Format};
+use hiercog_features::Format;
 use hiercog_nn::{device_from_name, model_spec, Backbone, ExtractOptions, ExtractProgress};
-use hiercog_probe::{run_protocol, KnnParams, ProgressEvent, ProtocolConfig, Samples};
+use hiercog_probe::{KnnParams, ProgressEvent, ProtocolConfig};
 use hiercog_store::{path_fingerprint, RunKey};
-use hiercog_taxonomy::{distance_matrix, DistanceConvention, DistanceMatrix, Taxonomy};
+use hiercog_taxonomy::{DistanceConvention, Taxonomy};
 
-use crate::config::{LevelSource, RunConfig};
+use crate::config::{ImageSource, LevelSource, RunConfig};
 use crate::layout::{RunDir, SEEN};
 use crate::prepare;
-use crate::results::{ProbeRecord, Results};
+use crate::report::{ReportInput, RunReport};
+use crate::results::{DatasetRecords, Results};
+use crate::sweep::{ProbePlan, ProbeSweep, SweepEvent};
 use crate::{Error, Observer, Result};
 
 /// One unit of work; a Slurm array task runs exactly one.
@@ -114,7 +116,7 @@ impl Pipeline {
         &self.dir
     }
 
-    fn taxonomy(&self) -> Result<&Arc<Taxonomy>> {
+    fn taxonomy(&self) -> hiercog_taxonomy::Result<&Arc<Taxonomy>> {
         if let Some(t) = self.tax.get() {
             return Ok(t);
         }
@@ -215,7 +217,7 @@ impl Pipeline {
                 self.probe(&results, dataset, *shots, *seed, obs)
             }
             Task::Report => {
-                crate::report::write(self, obs)?;
+                self.write_report(obs)?;
                 Ok(())
             }
         }
@@ -224,6 +226,8 @@ impl Pipeline {
     fn prepare(&self, obs: &dyn Observer) -> Result<()> {
         std::fs::create_dir_all(self.dir.root())
             .map_err(hiercog_io::Error::write(self.dir.root()))?;
+        // What a killed prepare was writing (the levels directory, run.toml) is garbage.
+        hiercog_io::sweep_temporaries(self.dir.root())?;
         hiercog_io::write_atomic(&self.dir.config(), self.cfg.to_toml().as_bytes())?;
         let tax = self.taxonomy()?;
         prepare::images(&self.cfg, &self.dir, tax, obs)?;
@@ -291,34 +295,38 @@ impl Pipeline {
         Ok(())
     }
 
-    fn protocol(&self, shots: Option<usize>) -> Result<ProtocolConfig> {
-        Ok(ProtocolConfig {
-            solver: self.cfg.probe.solver,
-            knn: (self.cfg.probe.knn && shots.is_none()).then(KnnParams::default),
-            ..ProtocolConfig::default()
-        })
+    /// The probe runs of the config (shots and seeds of every dataset).
+    fn probe_plan(&self) -> ProbePlan {
+        let p = &self.cfg.probe;
+        ProbePlan {
+            protocol: ProtocolConfig {
+                solver: p.solver,
+                knn: p.knn.then(KnnParams::default),
+                ..ProtocolConfig::default()
+            },
+            few_shot_knn: false,
+            preprocess: p.preprocess,
+            shots: std::iter::once(None)
+                .chain(p.shots.iter().map(|&n| Some(n)))
+                .collect(),
+            seeds: p.seeds.clone(),
+            distance: DistanceConvention::LcaHeight,
+        }
     }
 
-    /// The key of a probe run: the feature files' contents, the protocol, the preprocessing, shots, seed.
-    pub(crate) fn probe_key(
-        &self,
-        dataset: &str,
-        shots: Option<usize>,
-        seed: u64,
-    ) -> Result<RunKey> {
-        let train = self.fingerprint(&self.features_path(dataset, Split::Train))?;
-        let test = self.fingerprint(&self.features_path(dataset, Split::Test))?;
-        let protocol = serde_json::to_string(&self.protocol(shots)?).expect("configs serialize");
-        let shots = shots.map_or("all".to_string(), |n| n.to_string());
-        Ok(RunKey::from_parts(&[
-            b"cog-probe/1",
-            train.as_bytes(),
-            test.as_bytes(),
-            protocol.as_bytes(),
-            self.cfg.probe.preprocess.to_string().as_bytes(),
-            shots.as_bytes(),
-            &seed.to_le_bytes(),
-        ]))
+    /// The fingerprints of a dataset's train and test features.
+    fn fingerprints(&self, dataset: &str) -> Result<[String; 2]> {
+        Ok([
+            self.fingerprint(&self.features_path(dataset, Split::Train))?,
+            self.fingerprint(&self.features_path(dataset, Split::Test))?,
+        ])
+    }
+
+    /// The key of a probe run ([`ProbePlan::key`]).
+    fn probe_key(&self, dataset: &str, shots: Option<usize>, seed: u64) -> Result<RunKey> {
+        Ok(self
+            .probe_plan()
+            .key(&self.fingerprints(dataset)?, shots, seed))
     }
 
     fn probe(
@@ -335,56 +343,92 @@ impl Pipeline {
             seed,
         }
         .label();
-        let key = self.probe_key(dataset, shots, seed)?;
-        if results.get(&key)?.is_some() {
-            obs.note(&format!("{label}: finished earlier"));
-            return Ok(());
-        }
-        let train = FeatureSet::load(&self.features_path(dataset, Split::Train))?;
-        let test = FeatureSet::load(&self.features_path(dataset, Split::Test))?;
-        check_pair(&train, &test)?;
-        let fitted = self.cfg.probe.preprocess.fit(&train)?;
-        let (xtr, xte) = (fitted.transform(&train), fitted.transform(&test));
-        let (dim, classes) = (train.dim(), train.num_classes());
-        let trs = Samples::new(&xtr, &train.labels, dim, classes)?;
-        let tes = Samples::new(&xte, &test.labels, dim, classes)?;
-        let dist = self.distances(train.class_names.as_deref())?;
-        let cfg = self.protocol(shots)?;
-        obs.task(
-            &label,
-            &format!(
-                "{} train / {} test rows, {classes} classes, {dim}-d",
-                train.rows(),
-                test.rows()
+        let plan = ProbePlan {
+            shots: vec![shots],
+            seeds: vec![seed],
+            ..self.probe_plan()
+        };
+        let sweep = ProbeSweep {
+            train: &self.features_path(dataset, Split::Train),
+            test: &self.features_path(dataset, Split::Test),
+            fingerprints: self.fingerprints(dataset)?,
+            plan: &plan,
+            records: &DatasetRecords { results, dataset },
+            taxonomy: &|| self.taxonomy().cloned(),
+        };
+        sweep.run(&|event| match event {
+            SweepEvent::Reused { .. } => obs.note(&format!("{label}: finished earlier")),
+            SweepEvent::Loaded {
+                train_rows,
+                test_rows,
+                classes,
+                dim,
+                ..
+            } => obs.task(
+                &label,
+                &format!("{train_rows} train / {test_rows} test rows, {classes} classes, {dim}-d"),
             ),
-        );
-        let result = run_protocol(trs, tes, &cfg, seed, shots, dist.as_ref(), &|e| {
-            if let ProgressEvent::FitFinished { fit, fits, .. } = e {
+            SweepEvent::Protocol(ProgressEvent::FitFinished { fit, fits, .. }) => {
                 obs.progress("fits", fit + 1, fits)
             }
+            _ => {}
         })?;
-        results.put(
-            &key,
-            &ProbeRecord {
-                dataset: dataset.into(),
-                shots,
-                seed,
-                result,
-            },
-        )
+        Ok(())
     }
 
-    /// LCA-height distances between a dataset's classes, for hierarchical metrics (when every class
-    /// is a concept of the taxonomy).
-    fn distances(&self, classes: Option<&[String]>) -> Result<Option<DistanceMatrix>> {
-        let Some(classes) = classes else {
-            return Ok(None);
-        };
-        let tax = self.taxonomy()?;
-        let ids: Option<Vec<_>> = classes.iter().map(|c| tax.get(c)).collect();
-        ids.map(|ids| distance_matrix(tax, &ids, DistanceConvention::LcaHeight))
-            .transpose()
-            .map_err(Error::from)
+    /// What the report is made of: the finished probe runs of the current tasks, in task order.
+    pub fn report_input(&self) -> Result<ReportInput> {
+        let results = Results::open(&self.dir, false)?;
+        results.merge_files()?;
+        let bench = self.levels()?;
+        let datasets = self
+            .datasets()?
+            .into_iter()
+            .map(|name| {
+                let similarity = bench.level(&name).ok().map(|l| {
+                    l.concepts.iter().map(|c| c.similarity).sum::<f64>()
+                        / l.concepts.len().max(1) as f64
+                });
+                (name, similarity)
+            })
+            .collect();
+        let mut runs = Vec::new();
+        let mut missing_runs = 0;
+        for task in self.tasks()? {
+            let Task::Probe {
+                dataset,
+                shots,
+                seed,
+            } = task
+            else {
+                continue;
+            };
+            let record = match self.probe_key(&dataset, shots, seed) {
+                Ok(key) => results.get(&key)?,
+                Err(_) => None, // features not extracted yet
+            };
+            match record {
+                Some(r) => runs.push(r),
+                None => missing_runs += 1,
+            }
+        }
+        let cfg = &self.cfg;
+        Ok(ReportInput {
+            synthetic: cfg.images.source == ImageSource::Synthetic,
+            model: cfg.model.name.clone(),
+            solver: cfg.probe.solver.to_string(),
+            seeds: cfg.probe.seeds.clone(),
+            datasets,
+            runs,
+            missing_runs,
+            levels_dir: bench.dir().map(Path::to_path_buf),
+        })
+    }
+
+    /// Writes the report of the finished runs into the run directory's `report/`.
+    pub fn write_report(&self, obs: &dyn Observer) -> Result<RunReport> {
+        obs.task("report", "tables and plots");
+        crate::report::write(&self.report_input()?, &self.dir.report())
     }
 
     /// The content fingerprint of a finished feature set, computed once per process.

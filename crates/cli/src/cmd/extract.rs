@@ -2,7 +2,7 @@
 //! (backbones, checkpoint loading, image pipeline, resumable extraction).
 
 use anyhow::Context;
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use hiercog_features::Format;
 use hiercog_nn::cache;
 use hiercog_nn::dataset::ImageSet;
@@ -47,30 +47,6 @@ impl ModelArgs {
     }
 }
 
-/// On-disk format of the extracted features.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum FeatureFormat {
-    /// X.npy + Y.npy (+ wnids), NumPy.
-    Npy,
-    /// One .npz archive.
-    Npz,
-    /// One .safetensors file.
-    Safetensors,
-    /// `X_Y.pth`, as the reference naver/cog scripts write it.
-    Pth,
-}
-
-impl From<FeatureFormat> for Format {
-    fn from(f: FeatureFormat) -> Self {
-        match f {
-            FeatureFormat::Npy => Format::Npy,
-            FeatureFormat::Npz => Format::Npz,
-            FeatureFormat::Safetensors => Format::Safetensors,
-            FeatureFormat::Pth => Format::Pth,
-        }
-    }
-}
-
 #[derive(clap::Args)]
 pub struct ExtractArgs {
     #[command(flatten)]
@@ -104,9 +80,10 @@ pub struct ExtractArgs {
     /// Rows per shard (the unit of resuming).
     #[arg(long, default_value_t = 8192)]
     pub rows_per_shard: usize,
-    /// Format of the final feature set.
-    #[arg(long, value_enum, default_value = "npy")]
-    pub format: FeatureFormat,
+    /// Format of the final feature set: npy (X.npy + Y.npy + classes.txt), npz (one archive),
+    /// safetensors (one file) or pth (`X_Y.pth`, as the reference naver/cog scripts write it).
+    #[arg(long, default_value = "npy", value_name = "npy|npz|safetensors|pth")]
+    pub format: Format,
 }
 
 #[derive(clap::Args)]
@@ -167,7 +144,7 @@ pub fn run_extract(args: ExtractArgs) -> anyhow::Result<()> {
     let opts = ExtractOptions {
         batch_size: args.batch,
         rows_per_shard: args.rows_per_shard,
-        format: args.format.into(),
+        format: args.format,
         classes: set.classes.clone(),
         ..ExtractOptions::default()
     };

@@ -2,21 +2,21 @@
 //! results store (crate `hiercog-store`) that makes re-runs skip finished (seed, shots) runs, and
 //! `hiercog probe report` to aggregate a store over seeds.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context};
-use hiercog_features::{check_pair, FeatureSet, Preprocess};
-use hiercog_probe::{
-    run_protocol, HyperParams, KnnParams, ProbeResult, ProgressEvent, ProtocolConfig, Samples,
-    SolverKind,
+use anyhow::bail;
+use hiercog_features::Preprocess;
+use hiercog_probe::{HyperParams, KnnParams, ProgressEvent, ProtocolConfig, SolverKind};
+use hiercog_run::sweep::{
+    fingerprint_pair, shots_label, stored_probe_runs, summary_table, ProbePlan, ProbeSweep,
+    StoreRecords, SweepEvent,
 };
-use hiercog_report::table::{fmt_mean_std, Table};
-use hiercog_store::{path_fingerprint, ResultsStore, RunKey};
-use hiercog_taxonomy::{distance_matrix, DistanceConvention, DistanceMatrix};
+use hiercog_store::ResultsStore;
+use hiercog_taxonomy::DistanceConvention;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::common::TaxonomySource;
+use super::common::{with_flag_hint, TaxonomySource};
 
 /// The reference's seeds (naver/cog), in order; `--seeds N` takes the first N.
 const REFERENCE_SEEDS: [u64; 5] = [22, 37, 45, 77, 93];
@@ -46,22 +46,6 @@ struct ReportArgs {
     json: bool,
 }
 
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum SolverArg {
-    /// L-BFGS on a warm-started regularisation path (fast, default).
-    Fast,
-    /// The reference protocol: SGD, 30 random-search trials x 100 epochs.
-    Sgd,
-}
-
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum DistanceArg {
-    /// Height of the lowest common ancestor among the classes' hierarchy.
-    Lca,
-    /// LCA height with every class padded to the deepest one (making-better-mistakes files).
-    Padded,
-}
-
 #[derive(clap::Args)]
 struct RunArgs {
     /// Training features (.npy pair/.npz, safetensors with X/Y, or the reference's X_Y.pth).
@@ -70,9 +54,10 @@ struct RunArgs {
     /// Test features, same format rules.
     #[arg(long, value_name = "PATH")]
     test: Option<PathBuf>,
-    /// Solver.
-    #[arg(long, value_enum, default_value = "fast")]
-    solver: SolverArg,
+    /// Solver: fast (L-BFGS on a warm-started regularisation path) or sgd (the reference
+    /// protocol: SGD, 30 random-search trials x 100 epochs).
+    #[arg(long, default_value = "fast", value_name = "fast|sgd")]
+    solver: SolverKind,
     /// Few-shot: samples per class, one or a list (e.g. `--shots 1,2,4,8`); all data when absent.
     #[arg(long, value_delimiter = ',', value_name = "N")]
     shots: Vec<usize>,
@@ -105,9 +90,11 @@ struct RunArgs {
     /// Neighbours of the k-NN probe.
     #[arg(long, default_value_t = 20)]
     knn_k: usize,
-    /// Class-distance convention of the hierarchical metrics (computed when class names are wnids).
-    #[arg(long, value_enum, default_value = "lca")]
-    distance: DistanceArg,
+    /// Class-distance convention of the hierarchical metrics (computed when class names are wnids):
+    /// lca (height of the lowest common ancestor among the classes' hierarchy) or padded (LCA
+    /// height with every class padded to the deepest one, as in making-better-mistakes' files).
+    #[arg(long, default_value = "lca", value_name = "lca|padded")]
+    distance: DistanceConvention,
     #[command(flatten)]
     taxonomy: TaxonomySource,
     /// Results store: finished runs are recorded there and skipped on re-runs.
@@ -123,14 +110,20 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
         Some(ProbeCommand::Report(r)) => report(&r),
         None => run_probe(&args.run),
     }
+    .map_err(|e| with_flag_hint(e, flag_for))
+}
+
+/// The flag of `hiercog probe` that fixes a protocol error.
+fn flag_for(e: &hiercog_probe::Error) -> Option<&'static str> {
+    match e {
+        hiercog_probe::Error::TooFewSamples { .. } => Some("--allow-fewer keeps such classes"),
+        _ => None,
+    }
 }
 
 fn protocol_config(a: &RunArgs) -> anyhow::Result<ProtocolConfig> {
     let mut cfg = ProtocolConfig {
-        solver: match a.solver {
-            SolverArg::Fast => SolverKind::Fast,
-            SolverArg::Sgd => SolverKind::Sgd,
-        },
+        solver: a.solver,
         allow_fewer: a.allow_fewer,
         knn: a.knn.then(|| KnnParams {
             k: a.knn_k,
@@ -178,29 +171,6 @@ fn seeds(a: &RunArgs) -> anyhow::Result<Vec<u64>> {
     Ok(REFERENCE_SEEDS[..a.seeds].to_vec())
 }
 
-/// Class distances when every class name is a concept of the taxonomy; `None` (with a note) otherwise.
-fn class_distances(
-    a: &RunArgs,
-    names: Option<&[String]>,
-) -> anyhow::Result<Option<DistanceMatrix>> {
-    let Some(names) = names else {
-        return Ok(None);
-    };
-    let tax = a.taxonomy.load()?;
-    let ids: Option<Vec<_>> = names.iter().map(|n| tax.get(n)).collect();
-    let Some(ids) = ids else {
-        eprintln!(
-            "note: class names are not all concepts of the taxonomy; hierarchical metrics skipped"
-        );
-        return Ok(None);
-    };
-    let conv = match a.distance {
-        DistanceArg::Lca => DistanceConvention::LcaHeight,
-        DistanceArg::Padded => DistanceConvention::PaddedLcaHeight,
-    };
-    Ok(Some(distance_matrix(&tax, &ids, conv)?))
-}
-
 fn progress_bar(prefix: String) -> ProgressBar {
     let pb = ProgressBar::new(1);
     pb.set_style(
@@ -231,74 +201,79 @@ fn on_progress(pb: &ProgressBar, ev: ProgressEvent) {
     }
 }
 
-fn run_key(
-    fingerprints: &[String],
-    preprocess: Preprocess,
-    cfg: &ProtocolConfig,
-    seed: u64,
-    shots: Option<usize>,
-) -> RunKey {
-    let cfg_json = serde_json::to_string(cfg).expect("config serialises");
-    let pre = format!("{preprocess:?}");
-    let shots = shots.map_or("all".to_string(), |s| s.to_string());
-    RunKey::from_parts(&[
-        b"hiercog probe v1",
-        fingerprints[0].as_bytes(),
-        fingerprints[1].as_bytes(),
-        pre.as_bytes(),
-        cfg_json.as_bytes(),
-        &seed.to_le_bytes(),
-        shots.as_bytes(),
-    ])
-}
-
 fn run_probe(a: &RunArgs) -> anyhow::Result<()> {
-    let (Some(train_path), Some(test_path)) = (&a.train, &a.test) else {
+    let (Some(train), Some(test)) = (&a.train, &a.test) else {
         bail!("give --train and --test feature files (or use `hiercog probe report --store FILE`)");
     };
     let cfg = protocol_config(a)?;
-    let seeds = seeds(a)?;
-    let shots: Vec<Option<usize>> = if a.shots.is_empty() {
-        vec![None]
-    } else {
-        a.shots.iter().map(|&s| Some(s)).collect()
+    let plan = ProbePlan {
+        protocol: cfg.clone(),
+        few_shot_knn: true,
+        preprocess: a.preprocess,
+        shots: if a.shots.is_empty() {
+            vec![None]
+        } else {
+            a.shots.iter().map(|&s| Some(s)).collect()
+        },
+        seeds: seeds(a)?,
+        distance: a.distance,
     };
-    let store = a.store.as_deref().map(ResultsStore::open).transpose()?;
-    let fingerprints = [path_fingerprint(train_path)?, path_fingerprint(test_path)?];
-    let (train, test) = load_pair(train_path, test_path, a.preprocess)?;
-    let dist = class_distances(a, train.class_names.as_deref())?;
-    let train_view = train.samples()?;
-    let test_view = test.samples()?;
-
-    let total = seeds.len() * shots.len();
-    let mut results: Vec<ProbeResult> = Vec::with_capacity(total);
-    let mut n = 0;
-    for &s in &shots {
-        for &seed in &seeds {
-            n += 1;
-            let key = run_key(&fingerprints, a.preprocess, &cfg, seed, s);
-            if let Some(rec) = store.as_ref().map(|st| st.get(&key)).transpose()?.flatten() {
-                let r: ProbeResult = serde_json::from_value(rec["result"].clone())
-                    .with_context(|| format!("store record {key} is not a probe result"))?;
-                eprintln!(
-                    "[{n}/{total}] seed {seed} shots {} already in the store: skipped",
-                    shots_label(s)
-                );
-                results.push(r);
-                continue;
-            }
-            let pb = progress_bar(format!(
-                "[{n}/{total}] seed {seed} shots {}",
-                shots_label(s)
-            ));
-            let r = run_protocol(train_view, test_view, &cfg, seed, s, dist.as_ref(), &|ev| {
-                on_progress(&pb, ev)
-            })
-            .with_context(|| format!("probe run seed {seed}, shots {}", shots_label(s)))?;
-            pb.finish_and_clear();
+    let records = StoreRecords::open(a.store.as_deref(), train, test, a.preprocess)?;
+    let sweep = ProbeSweep {
+        train,
+        test,
+        fingerprints: fingerprint_pair(train, test)?,
+        plan: &plan,
+        records: &records,
+        taxonomy: &|| a.taxonomy.source().load(),
+    };
+    let runs = plan.runs();
+    let bar = std::cell::RefCell::new(None::<ProgressBar>);
+    let results = sweep.run(&|event| match event {
+        SweepEvent::Reused { run, runs: n, .. } => {
+            let (shots, seed) = runs[run];
             eprintln!(
-                "[{n}/{total}] seed {seed} shots {}: top-1 {:.2} top-5 {:.2} ({:.1} s)",
-                shots_label(s),
+                "[{}/{n}] seed {seed} shots {} already in the store: skipped",
+                run + 1,
+                shots_label(shots)
+            );
+        }
+        SweepEvent::Loaded {
+            named_classes,
+            hierarchical,
+            ..
+        } => {
+            if named_classes && !hierarchical {
+                eprintln!("note: class names are not all concepts of the taxonomy; hierarchical metrics skipped");
+            }
+        }
+        SweepEvent::Started {
+            run,
+            runs: n,
+            shots,
+            seed,
+        } => {
+            *bar.borrow_mut() = Some(progress_bar(format!(
+                "[{}/{n}] seed {seed} shots {}",
+                run + 1,
+                shots_label(shots)
+            )))
+        }
+        SweepEvent::Protocol(ev) => {
+            if let Some(pb) = bar.borrow().as_ref() {
+                on_progress(pb, ev)
+            }
+        }
+        SweepEvent::Finished { run, runs: n, result } => {
+            if let Some(pb) = bar.borrow_mut().take() {
+                pb.finish_and_clear();
+            }
+            let r = result;
+            eprintln!(
+                "[{}/{n}] seed {} shots {}: top-1 {:.2} top-5 {:.2} ({:.1} s)",
+                run + 1,
+                r.seed,
+                shots_label(r.shots),
                 r.test.top1,
                 r.test.top5,
                 r.wall_seconds
@@ -313,113 +288,14 @@ fn run_probe(a: &RunArgs) -> anyhow::Result<()> {
                     );
                 }
             }
-            if let Some(st) = &store {
-                let rec = json!({
-                    "train": train_path.display().to_string(),
-                    "test": test_path.display().to_string(),
-                    "preprocess": format!("{:?}", a.preprocess).to_lowercase(),
-                    "result": r,
-                });
-                st.put(&key, "probe", &rec)?;
-            }
-            results.push(r);
         }
-    }
+    })?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
-        println!(
-            "{}",
-            summary_table(&results.iter().collect::<Vec<_>>(), None).to_markdown()
-        );
+        println!("{}", summary_table(&results, None).to_markdown());
     }
     Ok(())
-}
-
-fn shots_label(s: Option<usize>) -> String {
-    s.map_or("all".into(), |s| s.to_string())
-}
-
-/// One row per (solver, shots) group: mean ± std over its seeds.
-fn summary_table(results: &[&ProbeResult], title: Option<&str>) -> Table {
-    let mut t = Table::new([
-        "data",
-        "solver",
-        "shots",
-        "seeds",
-        "top-1 %",
-        "top-5 %",
-        "loss",
-        "mistake sev.",
-        "hdist@5",
-        "k-NN top-1 %",
-        "s/run",
-    ]);
-    if let Some(title) = title {
-        t = t.with_title(title);
-    }
-    for g in group(results) {
-        let vals = |f: &dyn Fn(&ProbeResult) -> Option<f64>| -> Vec<f64> {
-            g.runs.iter().filter_map(|r| f(r)).collect()
-        };
-        t.push_row([
-            g.data.clone(),
-            format!("{:?}", g.runs[0].config.solver).to_lowercase(),
-            shots_label(g.runs[0].shots),
-            g.runs.len().to_string(),
-            fmt_mean_std(&vals(&|r| Some(r.test.top1)), 2),
-            fmt_mean_std(&vals(&|r| Some(r.test.top5)), 2),
-            fmt_mean_std(&vals(&|r| Some(r.loss)), 4),
-            fmt_mean_std(
-                &vals(&|r| {
-                    r.test
-                        .hierarchical
-                        .as_ref()
-                        .and_then(|h| h.mistake_severity)
-                }),
-                3,
-            ),
-            fmt_mean_std(
-                &vals(&|r| r.test.hierarchical.as_ref().map(|h| h.hdist_at_5)),
-                3,
-            ),
-            fmt_mean_std(&vals(&|r| r.knn.as_ref().map(|k| k.top1)), 2),
-            format!(
-                "{:.1}",
-                vals(&|r| Some(r.wall_seconds)).iter().sum::<f64>() / g.runs.len() as f64
-            ),
-        ]);
-    }
-    t
-}
-
-struct Group<'a> {
-    data: String,
-    runs: Vec<&'a ProbeResult>,
-}
-
-/// Groups runs that differ only by seed, keeping first-seen order.
-fn group<'a>(results: &[&'a ProbeResult]) -> Vec<Group<'a>> {
-    let mut groups: Vec<(String, Group<'a>)> = Vec::new();
-    for r in results {
-        let data = format!("{}x{} C={}", r.train_rows, r.dim, r.classes);
-        let id = format!(
-            "{data}|{}|{:?}",
-            serde_json::to_string(&r.config).unwrap_or_default(),
-            r.shots
-        );
-        match groups.iter_mut().find(|(k, _)| *k == id) {
-            Some((_, g)) => g.runs.push(r),
-            None => groups.push((
-                id,
-                Group {
-                    data,
-                    runs: vec![r],
-                },
-            )),
-        }
-    }
-    groups.into_iter().map(|(_, g)| g).collect()
 }
 
 fn report(a: &ReportArgs) -> anyhow::Result<()> {
@@ -429,34 +305,13 @@ fn report(a: &ReportArgs) -> anyhow::Result<()> {
             a.store.display()
         );
     }
-    let store = ResultsStore::open(&a.store)?;
-    let mut labelled: Vec<(String, ProbeResult)> = Vec::new();
-    for (key, rec) in store.list(Some("probe"))? {
-        let r: ProbeResult = serde_json::from_value(rec["result"].clone())
-            .with_context(|| format!("store record {key} is not a probe result"))?;
-        let name = format!(
-            "{} → {} ({})",
-            file_name(rec["train"].as_str()),
-            file_name(rec["test"].as_str()),
-            rec["preprocess"].as_str().unwrap_or("?")
-        );
-        labelled.push((name, r));
-    }
-    if labelled.is_empty() {
+    let groups = stored_probe_runs(&ResultsStore::open(&a.store)?)?;
+    if groups.is_empty() {
         bail!("{} holds no probe runs yet", a.store.display());
     }
-    let mut names: Vec<&String> = labelled.iter().map(|(n, _)| n).collect();
-    names.dedup();
-    names.sort();
-    names.dedup();
     let mut out = Vec::new();
-    for name in names {
-        let runs: Vec<&ProbeResult> = labelled
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, r)| r)
-            .collect();
-        let table = summary_table(&runs, Some(name));
+    for (name, runs) in &groups {
+        let table = summary_table(runs, Some(name));
         if a.json {
             out.push(json!({"data": name, "headers": table.headers, "rows": table.rows}));
         } else {
@@ -467,46 +322,4 @@ fn report(a: &ReportArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(())
-}
-
-fn file_name(p: Option<&str>) -> String {
-    p.map(|p| {
-        Path::new(p)
-            .file_name()
-            .map_or(p.to_string(), |f| f.to_string_lossy().into_owned())
-    })
-    .unwrap_or_else(|| "?".into())
-}
-
-/// A loaded, validated and preprocessed feature set.
-struct Features {
-    x: Vec<f32>,
-    labels: Vec<u32>,
-    dim: usize,
-    classes: usize,
-    class_names: Option<Vec<String>>,
-}
-
-impl Features {
-    fn samples(&self) -> anyhow::Result<Samples<'_>> {
-        Ok(Samples::new(&self.x, &self.labels, self.dim, self.classes)?)
-    }
-}
-
-/// Loads both sets, checks they fit together, fits the preprocessing on train and applies it to both.
-fn load_pair(train: &Path, test: &Path, pre: Preprocess) -> anyhow::Result<(Features, Features)> {
-    let train = FeatureSet::load(train)
-        .with_context(|| format!("loading train features {}", train.display()))?;
-    let test = FeatureSet::load(test)
-        .with_context(|| format!("loading test features {}", test.display()))?;
-    check_pair(&train, &test)?;
-    let fitted = pre.fit(&train)?;
-    let prepared = |set: &FeatureSet| Features {
-        x: fitted.transform(set),
-        labels: set.labels.clone(),
-        dim: set.dim(),
-        classes: set.num_classes(),
-        class_names: set.class_names.clone(),
-    };
-    Ok((prepared(&train), prepared(&test)))
 }

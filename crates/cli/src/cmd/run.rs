@@ -103,9 +103,7 @@ impl RunArgs {
     fn config(&self) -> anyhow::Result<(RunConfig, Option<PathBuf>)> {
         let mut cfg = match (&self.config, self.profile.as_deref()) {
             (Some(path), _) => RunConfig::load(path)?,
-            (None, None | Some("default")) => RunConfig::default(),
-            (None, Some("imagenet-cog")) => RunConfig::imagenet_cog(),
-            (None, Some(other)) => bail!("unknown profile {other:?}: use default or imagenet-cog"),
+            (None, profile) => RunConfig::profile(profile.unwrap_or("default"))?,
         };
         let set = |v: &Option<String>, f: &mut String| {
             if let Some(v) = v {
@@ -325,7 +323,7 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<()> {
             // Regenerate from the results (merging per-task files of cluster runs).
             let cfg = RunConfig::load(&config)?;
             let p = Pipeline::new(cfg)?;
-            hiercog_run::report::write(&p, &hiercog_run::Silent)?;
+            p.write_report(&hiercog_run::Silent)?;
         }
         reports.push((dir.display().to_string(), load(dir)?));
     }
