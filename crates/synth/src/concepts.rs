@@ -9,8 +9,9 @@ use crate::Result;
 
 static CONCEPTS_TXT: &str = include_str!("../data/concepts.txt");
 
-/// The shipped concepts (`data/concepts.txt`): 92 WordNet noun wnids, all ImageNet-1K classes, in
-/// sibling groups under animal, artifact and food.
+/// The shipped concepts (`data/concepts.txt`): 152 WordNet noun wnids, all ImageNet-1K classes, in
+/// 22 sibling groups of 3 to 12 (some nested: retrievers, setters and spaniels under sporting dogs)
+/// under animal, artifact and food.
 pub fn default_concepts() -> Vec<String> {
     hiercog_io::content_lines(CONCEPTS_TXT)
         .map(|(_, wnid)| wnid.to_string())
@@ -96,7 +97,7 @@ mod tests {
     #[test]
     fn shipped_list_is_well_formed() {
         let c = default_concepts();
-        assert_eq!(c.len(), 92);
+        assert_eq!(c.len(), 152);
         let is_wnid = |w: &str| {
             w.len() == 9 && w.starts_with('n') && w[1..].bytes().all(|b| b.is_ascii_digit())
         };
