@@ -1,4 +1,4 @@
-//! Time to generate the built-in default set (92 concepts x 40 images, 224x224):
+//! Time to generate the built-in default set (152 concepts x 40 images, 224x224):
 //! `cargo bench -p hiercog-synth --bench generate [-- IMAGES_PER_CONCEPT]`. Prints a table; asserts nothing.
 
 use std::time::Instant;

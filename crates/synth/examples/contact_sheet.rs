@@ -21,8 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let params = SynthParams {
         concepts: concepts.clone(),
         images_per_concept: per,
-        size: 224,
-        seed: 0,
+        ..SynthParams::default()
     };
     let factors = visual_factors(&tax, &concepts, params.seed)?;
     let rows = concepts.len().div_ceil(per_row);

@@ -4,11 +4,12 @@
 //! "time" `t` = intrinsic information content (0 at the root, 1 at the shipped concept itself).
 //! Every concept `q` on the path adds, to every latent dimension `k`, a seeded standard normal
 //! draw scaled by `sqrt(overlap([t(parent q), t(q)], band k) / |band k|)`. Dimensions are grouped
-//! in bands of `t`: shape family dims move only near the root, geometry dims in the middle, colour
-//! and pattern dims near the leaves. So two concepts share every increment above their lowest
-//! common ancestor `a`, and `E |f_x - f_y|^2 = 2 Σ_k var_k overlap([t(a), 1], band k) / |band k|`, a
-//! strictly decreasing function of `t(a)`: the deeper the common ancestor, the more alike they
-//! look. Rendering parameters are fixed functions of the latent vector.
+//! in bands of `t`: shape family dims move only near the root, geometry dims in the upper middle,
+//! pattern type in the lower middle, pattern frequency and orientation near the leaves, colour
+//! all the way from the top categories down, and the background's palette (context) near the root. So two concepts share every increment above their
+//! lowest common ancestor `a`, and `E |f_x - f_y|^2 = 2 Σ_k var_k overlap([t(a), 1], band k) /
+//! |band k|`, a strictly decreasing function of `t(a)`: the deeper the common ancestor, the more
+//! alike they look. Rendering parameters are fixed functions of the latent vector.
 
 use hiercog_taxonomy::{ConceptId, InformationContent, Taxonomy};
 use rand::{Rng, SeedableRng};
@@ -17,15 +18,81 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-/// Latent dimensions per band: (first index, count, band start, band end in IC time, variance at
-/// the leaves). Shape family dims get the largest variance: a change of outline is the most
-/// visible change, so it weighs most in the latent distance (rendering only uses their argmax).
-const FAMILY: (usize, usize, f64, f64, f64) = (0, 6, 0.0, 0.50, 2.0);
-const GEOMETRY: (usize, usize, f64, f64, f64) = (6, 4, 0.30, 0.75, 1.0);
-const APPEARANCE: (usize, usize, f64, f64, f64) = (10, 11, 0.55, 1.0, 1.0);
+/// A group of latent dimensions that moves over one stretch `[start, end]` of IC time, reaching
+/// variance `var` per dimension at a concept.
+#[derive(Clone, Copy)]
+struct Band {
+    first: usize,
+    count: usize,
+    start: f64,
+    end: f64,
+    var: f64,
+}
+
+impl Band {
+    fn dims(&self) -> std::ops::Range<usize> {
+        self.first..self.first + self.count
+    }
+}
+
+/// Outline: fixed near the root. Its dims get the largest variance: a change of outline is the
+/// most visible change, so it weighs most in the latent distance (rendering uses their argmax).
+const FAMILY: Band = Band {
+    first: 0,
+    count: 6,
+    start: 0.0,
+    end: 0.5,
+    var: 2.0,
+};
+/// Vertex count, aspect, roundness, lobe depth: the upper middle of the tree.
+const GEOMETRY: Band = Band {
+    first: 6,
+    count: 4,
+    start: 0.3,
+    end: 0.8,
+    var: 1.0,
+};
+/// Main colour (hue plane, saturation, lightness) and second hue: drifts over the whole path
+/// below the top categories, so colour, the cue an ImageNet backbone weighs most, is alike
+/// among close concepts at every depth (a palette per branch, refined down to the leaves).
+const COLOUR: Band = Band {
+    first: 10,
+    count: 5,
+    start: 0.15,
+    end: 1.0,
+    var: 1.0,
+};
+/// Pattern type (plain, stripes, dots, checker): settled in the middle of the tree.
+const PATTERN: Band = Band {
+    first: 15,
+    count: 4,
+    start: 0.35,
+    end: 0.85,
+    var: 1.0,
+};
+/// Pattern frequency and orientation: the finest distinctions, near the leaves.
+const DETAIL: Band = Band {
+    first: 19,
+    count: 2,
+    start: 0.6,
+    end: 1.0,
+    var: 1.0,
+};
+/// Surroundings (background hue plane and lightness): fixed near the root, as the habitat of
+/// animals or the setting of vehicles is shared by whole branches in photographs.
+const CONTEXT: Band = Band {
+    first: 21,
+    count: 3,
+    start: 0.0,
+    end: 0.45,
+    var: 1.0,
+};
 /// Length of the latent vector.
-pub const LATENT_DIM: usize = 21;
-const BANDS: [(usize, usize, f64, f64, f64); 3] = [FAMILY, GEOMETRY, APPEARANCE];
+pub const LATENT_DIM: usize = 24;
+/// The bands in latent order; [`crate::Variation::instance_sigma`] follows this order.
+const BANDS: [Band; 6] = [FAMILY, GEOMETRY, COLOUR, PATTERN, DETAIL, CONTEXT];
+/// Number of latent bands.
+pub(crate) const N_BANDS: usize = BANDS.len();
 
 /// Outline of the object; chosen by the coarsest (near-root) factors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -91,6 +158,9 @@ pub struct VisualFactors {
     /// Second colour of the pattern, HSL.
     pub hue2: f64,
     pub lightness2: f64,
+    /// Hue (degrees) and lightness around which the background colours of its images are drawn.
+    pub context_hue: f64,
+    pub context_lightness: f64,
 }
 
 impl VisualFactors {
@@ -104,6 +174,33 @@ impl VisualFactors {
             .sqrt()
     }
 
+    /// One instance of the concept: its latent vector plus independent normal jitter with standard
+    /// deviation `sigma[b]` in band `b` (shape family, geometry, appearance). Images of one concept
+    /// vary like the members of a real class; the concept's own factors are the mean.
+    pub(crate) fn instance(&self, rng: &mut ChaCha8Rng, sigma: [f64; N_BANDS]) -> VisualFactors {
+        let draws = normals(rng, LATENT_DIM);
+        let mut z = self.latent.clone();
+        for (band, s) in BANDS.iter().zip(sigma) {
+            for k in band.dims() {
+                z[k] += s * draws[k];
+            }
+        }
+        VisualFactors::from_latent(z)
+    }
+
+    /// An object of no listed concept: a latent vector drawn from the prior of every concept's
+    /// latent (each band at its full variance), for the distractors of a scene.
+    pub(crate) fn unrelated(rng: &mut ChaCha8Rng) -> VisualFactors {
+        let draws = normals(rng, LATENT_DIM);
+        let mut z = vec![0.0; LATENT_DIM];
+        for band in &BANDS {
+            for k in band.dims() {
+                z[k] = band.var.sqrt() * draws[k];
+            }
+        }
+        VisualFactors::from_latent(z)
+    }
+
     fn from_latent(latent: Vec<f64>) -> Self {
         let z = &latent;
         let argmax = |r: std::ops::Range<usize>| {
@@ -111,25 +208,26 @@ impl VisualFactors {
                 .max_by(|&a, &b| z[a].total_cmp(&z[b]))
                 .map_or(0, |i| i - r.start)
         };
-        let g = GEOMETRY.0;
-        let a = APPEARANCE.0;
+        let (g, c, d, x) = (GEOMETRY.first, COLOUR.first, DETAIL.first, CONTEXT.first);
         VisualFactors {
-            family: FAMILIES[argmax(FAMILY.0..FAMILY.0 + FAMILY.1)],
+            family: FAMILIES[argmax(FAMILY.dims())],
             vertices: 3 + ((phi(z[g + 1]) * 6.0) as u32).min(5),
             aspect: (0.35 * z[g]).exp().clamp(0.5, 2.0),
             roundness: phi(z[g + 2]),
             lobe: phi(z[g + 3]),
-            hue: z[a + 1].atan2(z[a]).to_degrees().rem_euclid(360.0),
-            saturation: 0.45 + 0.5 * phi(z[a + 2]),
-            lightness: 0.3 + 0.35 * phi(z[a + 3]),
-            pattern: PATTERNS[argmax(a + 4..a + 8)],
-            pattern_freq: 2.0 + 5.0 * phi(z[a + 8]),
-            pattern_angle: std::f64::consts::PI * phi(z[a + 9]),
+            hue: z[c + 1].atan2(z[c]).to_degrees().rem_euclid(360.0),
+            saturation: 0.45 + 0.5 * phi(z[c + 2]),
+            lightness: 0.3 + 0.35 * phi(z[c + 3]),
+            pattern: PATTERNS[argmax(PATTERN.dims())],
+            pattern_freq: 2.0 + 5.0 * phi(z[d]),
+            pattern_angle: std::f64::consts::PI * phi(z[d + 1]),
             hue2: 0.0, // set below from hue
             lightness2: 0.0,
+            context_hue: z[x + 1].atan2(z[x]).to_degrees().rem_euclid(360.0),
+            context_lightness: 0.25 + 0.5 * phi(z[x + 2]),
             latent: latent.clone(),
         }
-        .with_second_colour(z[a + 10])
+        .with_second_colour(z[c + 4])
     }
 
     fn with_second_colour(mut self, z: f64) -> Self {
@@ -217,10 +315,10 @@ impl Inheritance<'_> {
             };
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ fnv1a(self.tax.name(q)));
             let draws = normals(&mut rng, LATENT_DIM);
-            for &(start, count, b0, b1, var) in &BANDS {
-                let overlap = (t.min(b1) - t_prev.max(b0)).max(0.0);
-                let scale = (var * overlap / (b1 - b0)).sqrt();
-                for k in start..start + count {
+            for band in &BANDS {
+                let overlap = (t.min(band.end) - t_prev.max(band.start)).max(0.0);
+                let scale = (band.var * overlap / (band.end - band.start)).sqrt();
+                for k in band.dims() {
                     z[k] += scale * draws[k];
                 }
             }
@@ -249,8 +347,8 @@ pub fn visual_factors(tax: &Taxonomy, wnids: &[String], seed: u64) -> Result<Vec
 pub fn expected_sq_distance(t_lca: f64) -> f64 {
     BANDS
         .iter()
-        .map(|&(_, count, b0, b1, var)| {
-            2.0 * var * count as f64 * (b1 - t_lca.max(b0)).max(0.0) / (b1 - b0)
+        .map(|b| {
+            2.0 * b.var * b.count as f64 * (b.end - t_lca.max(b.start)).max(0.0) / (b.end - b.start)
         })
         .sum()
 }
@@ -271,9 +369,40 @@ mod tests {
         let v: Vec<f64> = (0..=10)
             .map(|i| expected_sq_distance(i as f64 / 10.0))
             .collect();
-        assert_eq!(v[0], 2.0 * (2.0 * 6.0 + 4.0 + 11.0));
+        assert_eq!(v[0], 2.0 * (2.0 * 6.0 + 4.0 + 5.0 + 4.0 + 2.0 + 3.0));
         assert_eq!(v[10], 0.0);
         assert!(v.windows(2).all(|w| w[0] > w[1]), "{v:?}");
+    }
+
+    #[test]
+    fn instances_keep_the_concepts_distances_in_expectation() {
+        // E|x_a - x_b|^2 = |f_a - f_b|^2 + 2 Σ_b sigma_b^2 count_b for independent instances x_a,
+        // x_b: instance variation adds a constant, so the ordering by taxonomy distance is kept.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let a = VisualFactors::unrelated(&mut rng);
+        let b = VisualFactors::unrelated(&mut rng);
+        let sigma = [0.0, 0.1, 0.45, 0.0, 0.8, 0.3];
+        let n = 4000;
+        let (mut mean_a, mut sq) = (vec![0.0; LATENT_DIM], 0.0);
+        for _ in 0..n {
+            let (xa, xb) = (a.instance(&mut rng, sigma), b.instance(&mut rng, sigma));
+            for (m, x) in mean_a.iter_mut().zip(&xa.latent) {
+                *m += x / n as f64;
+            }
+            sq += xa.distance(&xb).powi(2) / n as f64;
+        }
+        let added: f64 = BANDS
+            .iter()
+            .zip(sigma)
+            .map(|(band, s)| 2.0 * s * s * band.count as f64)
+            .sum();
+        let expected = a.distance(&b).powi(2) + added;
+        assert!((sq - expected).abs() < 0.03 * expected, "{sq} vs {expected}");
+        let bias: f64 = mean_a.iter().zip(&a.latent).map(|(m, z)| (m - z).abs()).sum();
+        assert!(bias < 0.1, "instances average to the concept: off by {bias}");
+        // Bands with sigma 0 never move, so outline and pattern type stay those of the concept.
+        let x = a.instance(&mut rng, sigma);
+        assert_eq!((x.family, x.pattern), (a.family, a.pattern));
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! hiercog-synth: a deterministic SYNTHETIC hierarchical image set over real WordNet concepts, the
 //! built-in default when no labelled photographs are available offline.
 //!
-//! Each concept of the shipped list ([`default_concepts`], 92 ImageNet-1K wnids) gets
+//! Each concept of the shipped list ([`default_concepts`], 152 ImageNet-1K wnids) gets
 //! [`VisualFactors`] inherited down its WordNet hypernym path ([`visual_factors`]): near-root
-//! ancestors fix the shape family, middle ones the geometry, the concept itself its colour and
-//! pattern, so semantic and visual distance agree by construction. [`generate`] renders
-//! [`SynthParams::images_per_concept`] images per concept with seeded nuisance (pose, scale,
-//! position, background, noise) into the ImageNet layout `out/<wnid>/<wnid>_<i>.png`, with a
-//! [`SynthManifest`] (`manifest.json`) and a `README.txt` that says the set is synthetic.
-//! [`default_seen`] proposes a seen set whose complement spreads over several semantic distances.
+//! ancestors fix the shape family and the surroundings, middle ones the geometry and the pattern
+//! type, colour drifts all the way down, the concept itself adds its pattern frequency and
+//! orientation, so semantic and visual distance agree by construction. [`generate`] renders
+//! [`SynthParams::images_per_concept`] images per concept into the ImageNet layout
+//! `out/<wnid>/<wnid>_<i>.png`: each one instance of its concept (its factors jittered) with seeded
+//! nuisance (pose, scale, position, background, clutter, colour jitter, resolution, noise), in the
+//! amounts of [`Variation`]; with a [`SynthManifest`] (`manifest.json`) and a `README.txt` that says
+//! the set is synthetic. [`default_seen`] proposes a seen set whose complement spreads over several
+//! semantic distances.
 
 mod concepts;
 mod error;
@@ -24,3 +27,4 @@ pub use factors::{
 pub use generate::{
     generate, render_png, SynthConcept, SynthManifest, SynthParams, MANIFEST_FILE, README_FILE,
 };
+pub use render::Variation;

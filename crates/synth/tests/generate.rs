@@ -4,7 +4,7 @@ use std::path::Path;
 
 use hiercog_synth::{
     default_concepts, default_seen, generate, render_png, visual_factors, Error, SynthManifest,
-    SynthParams, MANIFEST_FILE, README_FILE,
+    SynthParams, Variation, MANIFEST_FILE, README_FILE,
 };
 use hiercog_taxonomy::{InformationContent, Measure, SetSimilarity, Taxonomy};
 
@@ -14,6 +14,7 @@ fn small(seed: u64) -> SynthParams {
         images_per_concept: 3,
         size: 48,
         seed,
+        variation: Variation::default(),
     }
 }
 
@@ -151,6 +152,27 @@ fn rerun_is_idempotent_and_other_params_are_refused() {
 }
 
 #[test]
+fn set_of_an_older_format_is_refused() {
+    let tax = Taxonomy::wordnet().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("set");
+    generate(&tax, &small(3), &out, &|_, _| {}).unwrap();
+    // A format-1 manifest (no `variation`): today's defaults would fill the gap, so the version is
+    // what tells the images apart.
+    let path = out.join(MANIFEST_FILE);
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["format_version"] = 1.into();
+    manifest["params"].as_object_mut().unwrap().remove("variation");
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let err = generate(&tax, &small(3), &out, &|_, _| {}).unwrap_err();
+    assert!(
+        matches!(err, Error::OutputExists { .. }) && err.to_string().contains("format 1"),
+        "{err}"
+    );
+}
+
+#[test]
 fn stale_partial_directory_is_replaced() {
     let tax = Taxonomy::wordnet().unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -216,6 +238,13 @@ fn bad_input_is_a_clear_error() {
         },
         SynthParams {
             size: 8,
+            ..small(0)
+        },
+        SynthParams {
+            variation: Variation {
+                max_distractors: 100,
+                ..Variation::default()
+            },
             ..small(0)
         },
         with(vec![]),
