@@ -24,7 +24,7 @@ fn weights_present() -> bool {
     present
 }
 
-/// A small run: 92 synthetic concepts × 10 images (6 train, 4 test), 2 levels of 6 concepts.
+/// A small run: 152 synthetic concepts × 10 images (6 train, 4 test), 2 levels of 6 concepts.
 fn write_config(dir: &Path) -> PathBuf {
     let cfg = format!(
         r#"run_dir = "{}"

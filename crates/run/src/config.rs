@@ -86,8 +86,8 @@ impl Default for ImagesConfig {
             synthetic_seed: 0,
             root: None,
             seen_root: None,
-            train_per_concept: 30,
-            test_per_concept: 10,
+            train_per_concept: 24,
+            test_per_concept: 16,
             split_seed: 0,
         }
     }
@@ -148,8 +148,8 @@ impl Default for LevelsConfig {
             measure: Measure::Lin,
             ic: IcSource::Imagenet21k,
             cuts: CutStyle::Spread,
-            levels: 4,
-            concepts_per_level: 12,
+            levels: 5,
+            concepts_per_level: 15,
             official_levels_pkl: None,
             official_split_pkl: None,
             dir: None,

@@ -486,7 +486,7 @@ mod tests {
         .unwrap();
         let tasks = p.tasks().unwrap();
         let count = |stage: &str| tasks.iter().filter(|t| t.stage() == stage).count();
-        // seen + 4 levels; (all-data + 5 shot counts) × 3 seeds.
+        // seen + 5 levels; (all-data + 5 shot counts) × 3 seeds.
         assert_eq!(
             (
                 count("prepare"),
@@ -494,7 +494,7 @@ mod tests {
                 count("probe"),
                 count("report")
             ),
-            (1, 10, 90, 1)
+            (1, 12, 108, 1)
         );
         assert_eq!(tasks.first(), Some(&Task::Prepare));
         assert_eq!(tasks.last(), Some(&Task::Report));

@@ -13,8 +13,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Run the whole CoG evaluation of one backbone.
 ///
-/// With no arguments: the built-in default — a SYNTHETIC hierarchical image set of 92 real WordNet
-/// concepts (hiercog renders it), seen concepts and 4 levels of unseen concepts ranked by Lin
+/// With no arguments: the built-in default — a SYNTHETIC hierarchical image set of 152 real WordNet
+/// concepts (hiercog renders it), seen concepts and 5 levels of unseen concepts ranked by Lin
 /// similarity on the embedded WordNet, features by the ImageNet-pretrained EfficientNet-Lite0, and
 /// the probe protocol (all data + few-shot, 3 seeds). About 10 minutes on 2 CPU cores.
 ///
