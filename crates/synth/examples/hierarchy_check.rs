@@ -94,8 +94,8 @@ fn datasets(tax: &Taxonomy, per_level: usize) -> AnyResult<Vec<Dataset>> {
         classes: seen,
     }];
     for level in bench.levels() {
-        let sim = level.concepts.iter().map(|c| c.similarity).sum::<f64>()
-            / level.concepts.len() as f64;
+        let sim =
+            level.concepts.iter().map(|c| c.similarity).sum::<f64>() / level.concepts.len() as f64;
         out.push(Dataset {
             name: format!("{} (Lin {sim:.2})", level.name),
             classes: level.sorted_wnids().into_iter().map(String::from).collect(),
@@ -198,8 +198,7 @@ fn main() -> AnyResult<()> {
             .map(|(i, j)| dist.get(i, j))
             .sum::<f64>()
             / (c * (c - 1)) as f64;
-        let labelled: Vec<(String, u32)> =
-            d.classes.iter().cloned().zip(0..c as u32).collect();
+        let labelled: Vec<(String, u32)> = d.classes.iter().cloned().zip(0..c as u32).collect();
         let [tr, te] = split(&feats, &labelled, o.train);
         let r = run_protocol(
             Samples::new(&tr.0, &tr.1, dim, c)?,

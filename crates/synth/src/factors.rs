@@ -397,9 +397,19 @@ mod tests {
             .map(|(band, s)| 2.0 * s * s * band.count as f64)
             .sum();
         let expected = a.distance(&b).powi(2) + added;
-        assert!((sq - expected).abs() < 0.03 * expected, "{sq} vs {expected}");
-        let bias: f64 = mean_a.iter().zip(&a.latent).map(|(m, z)| (m - z).abs()).sum();
-        assert!(bias < 0.1, "instances average to the concept: off by {bias}");
+        assert!(
+            (sq - expected).abs() < 0.03 * expected,
+            "{sq} vs {expected}"
+        );
+        let bias: f64 = mean_a
+            .iter()
+            .zip(&a.latent)
+            .map(|(m, z)| (m - z).abs())
+            .sum();
+        assert!(
+            bias < 0.1,
+            "instances average to the concept: off by {bias}"
+        );
         // Bands with sigma 0 never move, so outline and pattern type stay those of the concept.
         let x = a.instance(&mut rng, sigma);
         assert_eq!((x.family, x.pattern), (a.family, a.pattern));

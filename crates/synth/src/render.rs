@@ -63,7 +63,11 @@ impl Variation {
         let bad = |name: &'static str, value: String, hint: &'static str| {
             Err(Error::BadParam { name, value, hint })
         };
-        if self.instance_sigma.iter().any(|s| !(0.0..=10.0).contains(s)) {
+        if self
+            .instance_sigma
+            .iter()
+            .any(|s| !(0.0..=10.0).contains(s))
+        {
             return bad(
                 "variation.instance_sigma",
                 format!("{:?}", self.instance_sigma),
@@ -336,7 +340,9 @@ impl Tone {
     }
 
     fn apply(&self, c: [f64; 3]) -> [f64; 3] {
-        let r = self.rotation.map(|row| row[0] * c[0] + row[1] * c[1] + row[2] * c[2]);
+        let r = self
+            .rotation
+            .map(|row| row[0] * c[0] + row[1] * c[1] + row[2] * c[2]);
         let grey = (r[0] + r[1] + r[2]) / 3.0;
         r.map(|x| {
             let saturated = grey + self.saturation * (x - grey);
@@ -509,7 +515,10 @@ mod tests {
         let third = hue_rotation(std::f64::consts::TAU / 3.0);
         assert!(close(apply(third, [1.0, 0.0, 0.0]), [0.0, 1.0, 0.0]));
         assert!(close(apply(third, [0.0, 1.0, 0.0]), [0.0, 0.0, 1.0]));
-        assert!(close(apply(hue_rotation(0.0), [0.2, 0.5, 0.9]), [0.2, 0.5, 0.9]));
+        assert!(close(
+            apply(hue_rotation(0.0), [0.2, 0.5, 0.9]),
+            [0.2, 0.5, 0.9]
+        ));
     }
 
     #[test]

@@ -163,7 +163,10 @@ fn set_of_an_older_format_is_refused() {
     let mut manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     manifest["format_version"] = 1.into();
-    manifest["params"].as_object_mut().unwrap().remove("variation");
+    manifest["params"]
+        .as_object_mut()
+        .unwrap()
+        .remove("variation");
     std::fs::write(&path, manifest.to_string()).unwrap();
     let err = generate(&tax, &small(3), &out, &|_, _| {}).unwrap_err();
     assert!(
