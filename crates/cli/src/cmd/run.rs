@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// With no arguments: the built-in default — a SYNTHETIC hierarchical image set of 152 real WordNet
 /// concepts (hiercog renders it), seen concepts and 5 levels of unseen concepts ranked by Lin
 /// similarity on the embedded WordNet, features by the ImageNet-pretrained EfficientNet-Lite0, and
-/// the probe protocol (all data + few-shot, 3 seeds). About 10 minutes on 2 CPU cores.
+/// the probe protocol (all data + few-shot, 3 seeds). Timing: README, "The default run, measured".
 ///
 /// Real ImageNet-CoG:
 ///   hiercog run --profile imagenet-cog --images-root /data/imagenet21k --in1k-root /data/imagenet \
