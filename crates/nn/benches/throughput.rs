@@ -7,7 +7,7 @@
 //! with formula weights (speed does not depend on the values).
 
 use candle_core::{Device, Tensor};
-use hiercog_nn::{model_spec, Backbone, Weights};
+use hiercog_nn::{model_spec, Backbone, Checkpoint};
 use std::path::Path;
 use std::time::Instant;
 
@@ -93,9 +93,10 @@ fn resnet50() -> Backbone {
             (k, t)
         })
         .collect();
-    Backbone::from_weights(
+    Backbone::from_checkpoint(
         model_spec("resnet50").unwrap(),
-        Weights::from_tensors("bench", tensors),
+        &Checkpoint::from_tensors("bench", tensors),
+        None,
         &Device::Cpu,
     )
     .unwrap()
@@ -109,6 +110,7 @@ fn main() {
         let m = Backbone::load(
             model_spec("efficientnet-lite0").unwrap(),
             &lite,
+            None,
             &Device::Cpu,
         )
         .unwrap();

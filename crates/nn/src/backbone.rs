@@ -1,6 +1,6 @@
 //! [`Backbone`]: a loaded network of the [`crate::models`] zoo plus the preprocessing it expects.
 
-use crate::checkpoint::Weights;
+use crate::checkpoint::{Checkpoint, KeyReport, Weights};
 use crate::error::{Error, Result};
 use crate::models::efficientnet::EfficientNetLite;
 use crate::models::resnet::ResNet;
@@ -22,6 +22,7 @@ pub struct Backbone {
     net: Network,
     device: Device,
     feature_dim: usize,
+    keys: KeyReport,
 }
 
 /// What a forward pass returns.
@@ -33,37 +34,56 @@ pub struct Output {
 }
 
 impl Backbone {
-    /// Loads `spec`'s network from a checkpoint file.
-    pub fn load(spec: ModelSpec, weights: &Path, device: &Device) -> Result<Self> {
-        let w = Weights::load(weights)?;
-        Self::from_weights(spec, w, device)
+    /// Loads `spec`'s network from a checkpoint file; `prefix` names the part of the checkpoint
+    /// that holds it (`None`: found, see [`Checkpoint::fit`]).
+    pub fn load(
+        spec: ModelSpec,
+        weights: &Path,
+        prefix: Option<&str>,
+        device: &Device,
+    ) -> Result<Self> {
+        Self::from_checkpoint(spec, &Checkpoint::read(weights)?, prefix, device)
     }
 
-    /// Builds `spec`'s network from already-read weights; every key must be used.
-    pub fn from_weights(spec: ModelSpec, w: Weights, device: &Device) -> Result<Self> {
-        let (net, feature_dim) = match spec.arch {
-            Arch::EfficientNetLite(cfg) => (
-                Network::EfficientNetLite(EfficientNetLite::new(&w, &cfg, device)?),
-                1280,
-            ),
-            Arch::ResNet(layers) => {
-                let n = ResNet::new(&w, layers, device)?;
-                let d = n.feature_dim();
-                (Network::ResNet(n), d)
-            }
-            Arch::Vit { heads } => {
-                let n = VisionTransformer::new(&w, heads, device)?;
-                let d = n.feature_dim();
-                (Network::Vit(n), d)
-            }
+    /// Builds `spec`'s network from an already-read checkpoint.
+    pub fn from_checkpoint(
+        spec: ModelSpec,
+        checkpoint: &Checkpoint,
+        prefix: Option<&str>,
+        device: &Device,
+    ) -> Result<Self> {
+        let build = |w: &Weights| -> Result<(Network, usize)> {
+            Ok(match spec.arch {
+                Arch::EfficientNetLite(cfg) => (
+                    Network::EfficientNetLite(EfficientNetLite::new(w, &cfg, device)?),
+                    1280,
+                ),
+                Arch::ResNet(layers) => {
+                    let n = ResNet::new(w, layers, device)?;
+                    let d = n.feature_dim();
+                    (Network::ResNet(n), d)
+                }
+                Arch::Vit { heads } => {
+                    let n = VisionTransformer::new(w, heads, device)?;
+                    let d = n.feature_dim();
+                    (Network::Vit(n), d)
+                }
+            })
         };
-        w.finish(spec.name)?;
+        let ((net, feature_dim), keys) =
+            checkpoint.fit(spec.name, spec.arch.first_key(), prefix, build)?;
         Ok(Backbone {
             spec,
             net,
             device: device.clone(),
             feature_dim,
+            keys,
         })
+    }
+
+    /// What the network took from its checkpoint: the prefix stripped, the keys ignored.
+    pub fn key_report(&self) -> &KeyReport {
+        &self.keys
     }
 
     /// The registry entry the network was built from.

@@ -28,21 +28,59 @@ pub enum Error {
         reason: String,
     },
 
-    /// A checkpoint (or the part of it under the prefix) whose keys do not fit the model.
+    /// A checkpoint (or the part of it under a prefix) whose keys do not fit the model.
     #[error(
-        "checkpoint {path} does not fit model {model}: {} missing key(s) [{}], {} unexpected key(s) [{}]; \
-         check that the model matches the checkpoint (and that it is not a wrapper with an unusual prefix)",
+        "checkpoint {path}{} does not fit model {model}: {} missing key(s) [{}], {} unexpected key(s) [{}]; \
+         check that the model matches the checkpoint (or name the prefix of the part that holds it)",
+        if prefix.is_empty() { String::new() } else { format!(" (keys under `{prefix}`)") },
         missing.len(), preview(missing), unexpected.len(), preview(unexpected)
     )]
     KeyMismatch {
         /// The checkpoint file.
         path: PathBuf,
         /// The model it was loaded as.
-        model: String,
-        /// Keys the model needs that the checkpoint lacks.
+        model: &'static str,
+        /// The prefix whose keys came closest to fitting (empty: the whole checkpoint).
+        prefix: String,
+        /// Keys (prefix stripped) the model needs that the checkpoint lacks.
         missing: Vec<String>,
-        /// Keys of the checkpoint the model does not use.
+        /// Keys (prefix stripped) under the prefix that the model does not read.
         unexpected: Vec<String>,
+    },
+
+    /// Several parts of a checkpoint hold a complete, different copy of the model.
+    #[error(
+        "checkpoint {path}: {} parts hold a complete {model}, with different weights: {}; name the \
+         prefix of the one to use (MoCo evaluates encoder_q, DINO the teacher, BYOL the online network)",
+        prefixes.len(), prefixes.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+    )]
+    AmbiguousPrefix {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The model.
+        model: &'static str,
+        /// The full prefixes of the candidates.
+        prefixes: Vec<String>,
+    },
+
+    /// A named prefix under which the checkpoint has no keys.
+    #[error(
+        "checkpoint {path} has no keys under `{prefix}`; {}",
+        if holding.is_empty() {
+            format!("no part of it holds a {model}")
+        } else {
+            format!("the parts holding a {model} are under {}", holding.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))
+        }
+    )]
+    PrefixNotFound {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The model.
+        model: &'static str,
+        /// The prefix asked for.
+        prefix: String,
+        /// Prefixes under which the model's first key exists.
+        holding: Vec<String>,
     },
 
     /// A tensor whose shape differs from the model's.
@@ -142,7 +180,7 @@ pub enum Error {
 }
 
 /// Shows the first few keys of a long list.
-fn preview(keys: &[String]) -> String {
+pub(crate) fn preview(keys: &[String]) -> String {
     const SHOW: usize = 8;
     let mut s = keys
         .iter()

@@ -4,8 +4,10 @@
 //! * [`Backbone`] — a loaded network of the [`models`] zoo ([`known_models`]:
 //!   EfficientNet-Lite0..4, ResNet-50/101/152, ViT/DeiT) with the [`Preprocess`] it expects;
 //!   `forward` gives pooled features and logits.
-//! * [`Weights`] — checkpoint reading (safetensors, zip and legacy `.pth` through the restricted
-//!   unpickler of `hiercog-pickle`), wrapper prefixes removed, missing/unexpected keys reported.
+//! * [`Checkpoint`] — checkpoint reading (safetensors, zip and legacy `.pth` through the
+//!   restricted unpickler of `hiercog-pickle`), the part holding the model found in the layouts
+//!   self-supervised repositories publish ([`KeyReport`]), missing/unexpected keys reported;
+//!   layers read their tensors from a [`Weights`] view.
 //! * [`layers`] — NHWC convolution, linear and normalization layers with inference-time
 //!   fusions, each loading its own tensors (their CPU kernels are in `kernels`).
 //! * [`preprocess`] — decoding and Pillow-exact bicubic resize, center crop, normalization.
@@ -31,7 +33,7 @@ pub mod preprocess;
 pub mod trainable;
 
 pub use backbone::{device_from_name, Backbone, Output};
-pub use checkpoint::Weights;
+pub use checkpoint::{Checkpoint, KeyReport, Weights};
 pub use error::{Error, Result};
 pub use extract::{extract, ExtractOptions, ExtractProgress, ExtractSummary};
 pub use models::{known_models, model_spec, Arch, ModelSpec};

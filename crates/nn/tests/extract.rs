@@ -19,7 +19,7 @@ fn tiny_vit() -> Backbone {
     let mut spec = model_spec("deit-tiny").unwrap();
     spec.arch = Arch::Vit { heads: 3 };
     spec.preprocess = Preprocess::imagenet(32, 32);
-    Backbone::load(spec, &fixture("tiny_vit.safetensors"), &Device::Cpu).unwrap()
+    Backbone::load(spec, &fixture("tiny_vit.safetensors"), None, &Device::Cpu).unwrap()
 }
 
 /// root/n01/{chelsea,coffee}.png, root/n02/{broken.jpg, motorcycle_left.png, rocket.jpg}.

@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Device, Tensor};
 use hiercog_nn::preprocess::{center_crop, decode_rgb, resize_shorter_side};
-use hiercog_nn::{model_spec, Arch, Backbone, ModelSpec, Preprocess, Weights};
+use hiercog_nn::{model_spec, Arch, Backbone, Checkpoint, ModelSpec, Preprocess};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -97,13 +97,25 @@ fn check_outputs_of(out: &hiercog_nn::Output, prefix: &str) {
 
 #[test]
 fn efficientnet_lite_from_legacy_pth_matches_pytorch() {
-    let model = Backbone::load(tiny_lite_spec(), &fixture("tiny_lite.pth"), &Device::Cpu).unwrap();
+    let model = Backbone::load(
+        tiny_lite_spec(),
+        &fixture("tiny_lite.pth"),
+        None,
+        &Device::Cpu,
+    )
+    .unwrap();
     check_outputs(&model, "lite");
 }
 
 #[test]
 fn vit_from_wrapped_zip_pth_matches_pytorch() {
-    let model = Backbone::load(tiny_vit_spec(), &fixture("tiny_vit.pth"), &Device::Cpu).unwrap();
+    let model = Backbone::load(
+        tiny_vit_spec(),
+        &fixture("tiny_vit.pth"),
+        None,
+        &Device::Cpu,
+    )
+    .unwrap();
     check_outputs(&model, "vit");
 }
 
@@ -112,6 +124,7 @@ fn vit_from_safetensors_matches_pytorch() {
     let model = Backbone::load(
         tiny_vit_spec(),
         &fixture("tiny_vit.safetensors"),
+        None,
         &Device::Cpu,
     )
     .unwrap();
@@ -165,8 +178,9 @@ fn resnet50_with_formula_weights_matches_torchvision() {
         .enumerate()
         .map(|(i, (k, s))| (k.clone(), formula_tensor(i as u64, k, s)))
         .collect();
-    let w = Weights::from_tensors("resnet50 (formula)", tensors);
-    let model = Backbone::from_weights(model_spec("resnet50").unwrap(), w, &Device::Cpu).unwrap();
+    let w = Checkpoint::from_tensors("resnet50 (formula)", tensors);
+    let model =
+        Backbone::from_checkpoint(model_spec("resnet50").unwrap(), &w, None, &Device::Cpu).unwrap();
     let out = model.forward(r("resnet.input")).unwrap();
     check_outputs_of(&out, "resnet");
 }
@@ -177,6 +191,7 @@ fn missing_and_unexpected_keys_are_listed() {
     let err = Backbone::load(
         model_spec("resnet50").unwrap(),
         &fixture("tiny_vit.safetensors"),
+        None,
         &Device::Cpu,
     )
     .err()
@@ -229,7 +244,13 @@ fn resize_and_crop_match_pillow() {
 /// Decode → resize → crop → normalize → tiny Lite, against the torchvision pipeline.
 #[test]
 fn full_pipeline_cosine_with_pytorch() {
-    let model = Backbone::load(tiny_lite_spec(), &fixture("tiny_lite.pth"), &Device::Cpu).unwrap();
+    let model = Backbone::load(
+        tiny_lite_spec(),
+        &fixture("tiny_lite.pth"),
+        None,
+        &Device::Cpu,
+    )
+    .unwrap();
     let images: Vec<Vec<f32>> = PHOTOS
         .iter()
         .map(|n| {
@@ -259,6 +280,7 @@ fn real_lite0() -> Option<Backbone> {
         Backbone::load(
             model_spec("efficientnet-lite0").unwrap(),
             &path,
+            None,
             &Device::Cpu,
         )
         .unwrap(),

@@ -10,8 +10,8 @@
 //! flat lists, numpy scalars as numbers). Lengths in the
 //! input are never trusted for allocation: every size is checked against the bytes actually there.
 //!
-//! Main entry points: [`load_torch`], [`load_pickle`], [`load_pickle_bytes`], [`state_dict`],
-//! [`save_torch`].
+//! Main entry points: [`load_torch`], [`load_pickle`], [`load_pickle_bytes`],
+//! [`Value::named_tensors`], [`save_torch`].
 
 mod error;
 mod materialize;
@@ -26,7 +26,7 @@ use std::path::Path;
 
 pub use error::{Error, Result};
 pub use save::save_torch;
-pub use torch::{load_torch, state_dict};
+pub use torch::load_torch;
 pub use value::{DType, Tensor, Value};
 
 /// Reads a plain pickle file (e.g. the official CoG `cog_levels_mapping_file.pkl`).

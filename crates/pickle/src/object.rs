@@ -126,6 +126,8 @@ pub(crate) enum Global {
     RebuildParameterWithState,
     StorageClass(DType),
     OrderedDict,
+    /// `argparse.Namespace`: the training arguments that checkpoints often carry (`args`).
+    Namespace,
     TorchSize,
     Set,
     FrozenSet,
@@ -166,6 +168,7 @@ impl Global {
                 _ => return None,
             }),
             ("collections", "OrderedDict") => Global::OrderedDict,
+            ("argparse", "Namespace") => Global::Namespace,
             (_, "set") if builtins => Global::Set,
             (_, "frozenset") if builtins => Global::FrozenSet,
             (_, "bytes") if builtins => Global::Bytes,
@@ -192,6 +195,7 @@ impl Global {
             }
             Global::StorageClass(d) => format!("torch.{}", d.storage_class()),
             Global::OrderedDict => "collections.OrderedDict".into(),
+            Global::Namespace => "argparse.Namespace".into(),
             Global::TorchSize => "torch.Size".into(),
             Global::Set => "builtins.set".into(),
             Global::FrozenSet => "builtins.frozenset".into(),
@@ -221,6 +225,9 @@ pub(crate) struct NpDtype {
 pub(crate) struct DictObj {
     pub(crate) items: Vec<(Obj, Obj)>,
     index: HashMap<Key, usize>,
+    /// An `argparse.Namespace`, whose attributes (set by BUILD) are its items; an OrderedDict's
+    /// attributes (a state_dict's `_metadata`) are not part of the data.
+    pub(crate) attributes_are_items: bool,
 }
 
 impl DictObj {

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use crate::error::{Error, Result};
 use crate::materialize::{materialize, NoStorages, StorageSource};
 use crate::object::{Obj, StorageRef};
-use crate::value::{Tensor, Value};
+use crate::value::Value;
 use crate::vm::unpickle;
 
 /// The first bytes of a legacy checkpoint: protocol 2, then LONG1 of torch's magic number
@@ -262,72 +262,5 @@ impl StorageSource for LegacyStorages {
                     })
             }
         }
-    }
-}
-
-/// Flattens a checkpoint to `(name, tensor)` pairs: unwraps `{"state_dict": ..}` / `{"model": ..}`
-/// wrappers and strips the `module.` prefix that `DataParallel` adds to every key.
-pub fn state_dict(v: &Value) -> Result<Vec<(String, Tensor)>> {
-    let mut v = v;
-    while let Some(inner) = ["state_dict", "model"]
-        .iter()
-        .filter_map(|k| v.get(k))
-        .find(|inner| inner.as_dict().is_some())
-    {
-        v = inner;
-    }
-    let dict = v.as_dict().ok_or_else(|| {
-        Error::Shape(format!(
-            "the checkpoint is a {}, not a dict of tensors (a state_dict)",
-            v.type_name()
-        ))
-    })?;
-    dict.iter()
-        .map(|(k, t)| {
-            let name = k.as_str().ok_or_else(|| {
-                Error::Shape(format!(
-                    "a state_dict key is a {}, not a str",
-                    k.type_name()
-                ))
-            })?;
-            let tensor = t.as_tensor().ok_or_else(|| {
-                Error::Shape(format!(
-                    "state_dict entry `{name}` is a {}, not a tensor; pass the model's state_dict",
-                    t.type_name()
-                ))
-            })?;
-            let name = name.strip_prefix("module.").unwrap_or(name);
-            Ok((name.to_string(), tensor.clone()))
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(v: f32) -> Value {
-        Value::Tensor(Tensor::from_f32(vec![1], &[v]))
-    }
-
-    #[test]
-    fn state_dict_unwraps_and_strips_module_prefix() {
-        let inner = Value::Dict(vec![(Value::Str("module.a.weight".into()), t(1.0))]);
-        let outer = Value::Dict(vec![
-            (Value::Str("epoch".into()), Value::Int(3)),
-            (Value::Str("state_dict".into()), inner),
-        ]);
-        let sd = state_dict(&outer).unwrap();
-        assert_eq!(sd.len(), 1);
-        assert_eq!(sd[0].0, "a.weight");
-    }
-
-    #[test]
-    fn state_dict_keeps_a_tensor_named_model_and_rejects_non_tensors() {
-        let sd = Value::Dict(vec![(Value::Str("model".into()), t(2.0))]);
-        assert_eq!(state_dict(&sd).unwrap()[0].0, "model");
-        let bad = Value::Dict(vec![(Value::Str("x".into()), Value::Int(1))]);
-        let e = state_dict(&bad).unwrap_err().to_string();
-        assert!(e.contains("`x`"), "{e}");
     }
 }

@@ -89,6 +89,46 @@ impl Value {
         }
     }
 
+    /// Every tensor inside this value with its dotted path, in order: dict entries under their
+    /// key (`str`, or an `int` in decimal, as optimizer states are keyed), list and tuple items
+    /// under their index; other values hold no tensors. A `torch.save` of a state dict gives its
+    /// keys; a training checkpoint gives `state_dict.module.conv1.weight`,
+    /// `optimizer.state.0.momentum_buffer`, ... (which part is the model is for the caller to
+    /// decide).
+    pub fn named_tensors(&self) -> Vec<(String, &Tensor)> {
+        let mut out = Vec::new();
+        let mut work = vec![(String::new(), self)];
+        while let Some((path, v)) = work.pop() {
+            let join = |name: &dyn std::fmt::Display| {
+                if path.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{path}.{name}")
+                }
+            };
+            // Children are pushed in reverse so that they are visited in order.
+            match v {
+                Value::Tensor(t) => out.push((path, t)),
+                Value::Dict(items) => {
+                    for (k, child) in items.iter().rev() {
+                        match k {
+                            Value::Str(s) => work.push((join(s), child)),
+                            Value::Int(i) => work.push((join(i), child)),
+                            _ => {}
+                        }
+                    }
+                }
+                Value::List(items) | Value::Tuple(items) => {
+                    for (i, child) in items.iter().enumerate().rev() {
+                        work.push((join(&i), child));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// The Python-ish type name, for error messages.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -328,6 +368,42 @@ mod tests {
         let t = Tensor::from_i64(vec![3], &[-1, 0, i64::MAX]);
         assert_eq!(t.to_i64_vec().unwrap(), vec![-1, 0, i64::MAX]);
         assert!(t.to_f32_vec().is_err());
+    }
+
+    #[test]
+    fn named_tensors_walk_dicts_and_lists_in_order() {
+        let t = |x: f32| Value::Tensor(Tensor::from_f32(vec![1], &[x]));
+        let v = Value::Dict(vec![
+            (Value::Str("epoch".into()), Value::Int(3)),
+            (
+                Value::Str("state_dict".into()),
+                Value::Dict(vec![
+                    (Value::Str("module.b".into()), t(1.0)),
+                    (Value::Str("module.a".into()), t(2.0)),
+                ]),
+            ),
+            (
+                Value::Str("optimizer".into()),
+                Value::Dict(vec![(
+                    Value::Str("state".into()),
+                    Value::Dict(vec![(
+                        Value::Int(0),
+                        Value::List(vec![t(3.0), Value::None]),
+                    )]),
+                )]),
+            ),
+            (Value::Tuple(vec![]), t(4.0)), // a key that is not a name: skipped
+        ]);
+        let names: Vec<String> = v.named_tensors().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                "state_dict.module.b",
+                "state_dict.module.a",
+                "optimizer.state.0.0"
+            ]
+        );
+        assert_eq!(t(5.0).named_tensors()[0].0, "");
     }
 
     #[test]

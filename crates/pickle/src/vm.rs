@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::numpy;
-use crate::object::{Global, Obj, StorageRef, TensorSpec};
+use crate::object::{DictObj, Global, Obj, StorageRef, TensorSpec};
 use crate::value::DType;
 
 /// The memo: pickles number entries 0, 1, 2, ... (a vector), but may use any 32-bit key (a map).
@@ -490,6 +490,19 @@ impl Machine<'_> {
                             let built = numpy::build_array(&state).map_err(|m| h.err(m))?;
                             *a.borrow_mut() = Some(built);
                         }
+                        Obj::Dict(d) if d.borrow().attributes_are_items => {
+                            let Obj::Dict(attributes) = &state else {
+                                return Err(h.err(format!(
+                                    "BUILD of an argparse.Namespace with a {} (expected a dict)",
+                                    state.type_name()
+                                )));
+                            };
+                            let attributes = attributes.borrow().items.clone();
+                            let mut d = d.borrow_mut();
+                            for (k, v) in attributes {
+                                d.insert(k, v);
+                            }
+                        }
                         // OrderedDict attributes (a state_dict's `_metadata`): not part of the data.
                         Obj::Dict(_) => {}
                         // Parameter attributes carried next to the tensor.
@@ -754,6 +767,14 @@ fn call(h: &Here, f: &Obj, args: Vec<Obj>) -> Result<Obj> {
             }
             Ok(d)
         }
+        Global::Namespace => match args.as_slice() {
+            [] => {
+                let mut namespace = DictObj::default();
+                namespace.attributes_are_items = true;
+                Ok(Obj::Dict(Rc::new(std::cell::RefCell::new(namespace))))
+            }
+            _ => Err(bad("takes no positional arguments")),
+        },
         Global::TorchSize => match args.as_slice() {
             [] => Ok(Obj::tuple(Vec::new())),
             [dims] => Ok(Obj::tuple(
@@ -792,6 +813,7 @@ fn call(h: &Here, f: &Obj, args: Vec<Obj>) -> Result<Obj> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Value;
 
     #[test]
     fn long_decoding_handles_sign_and_width() {
@@ -818,6 +840,25 @@ mod tests {
         assert!(matches!(m.get(7), Some(Obj::Int(7))));
         assert!(matches!(m.get(1), Some(Obj::Int(2))));
         assert!(m.get(2).is_none() && m.get(u64::MAX).is_none());
+    }
+
+    #[test]
+    fn an_argparse_namespace_is_a_dict_of_its_attributes() {
+        // pickle.dumps(argparse.Namespace(arch="resnet50", lr=0.5), protocol=2)
+        let p = b"\x80\x02cargparse\nNamespace\nq\x00)\x81q\x01}q\x02(X\x04\x00\x00\x00archq\x03X\x08\x00\x00\x00resnet50q\x04X\x02\x00\x00\x00lrq\x05G?\xe0\x00\x00\x00\x00\x00\x00ub.".to_vec();
+        let v = unpickle(&p, 0, "args").unwrap();
+        let value = crate::materialize::materialize(
+            &v.obj,
+            &mut crate::materialize::NoStorages,
+            1 << 20,
+            "args",
+        )
+        .unwrap();
+        assert_eq!(value.get("arch").and_then(Value::as_str), Some("resnet50"));
+        assert_eq!(value.get("lr").and_then(Value::as_float), Some(0.5));
+        // A Namespace built from a non-dict state is malformed, not silently empty.
+        let e = unpickle(b"\x80\x02cargparse\nNamespace\n)\x81)b.", 0, "args").err();
+        assert!(e.is_some_and(|e| e.to_string().contains("with a tuple")));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use hiercog_pickle::{
-    load_pickle, load_pickle_bytes, load_torch, save_torch, state_dict, DType, Error, Tensor, Value,
+    load_pickle, load_pickle_bytes, load_torch, save_torch, DType, Error, Tensor, Value,
 };
 use serde_json::Value as Json;
 
@@ -119,7 +119,7 @@ fn zip_and_legacy_state_dicts_match_torch() {
     let zip = check_file("sd_zip.pth");
     let legacy = check_file("sd_legacy.pth");
     assert_eq!(zip, legacy);
-    let sd = state_dict(&zip).unwrap();
+    let sd = zip.named_tensors();
     let names: Vec<&str> = sd.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names[..3], ["0.weight", "0.bias", "1.weight"]);
     assert_eq!(sd[0].1.shape, [4, 3, 3, 3]);
@@ -158,9 +158,9 @@ fn ordered_dict_nested_and_feature_files() {
         .collect();
     assert_eq!(keys, ["z", "a", "m"], "OrderedDict keeps insertion order");
     let nested = check_file("nested.pth");
-    let sd = state_dict(&nested).unwrap();
+    let sd = nested.named_tensors();
     let names: Vec<&str> = sd.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["x", "y"]);
+    assert_eq!(names, ["state_dict.module.x", "state_dict.module.y"]);
     let xy = check_file("xy.pth");
     assert_eq!(
         xy.get("X")
@@ -315,7 +315,8 @@ fn real_efficientnet_lite0_legacy_checkpoint() {
         );
         return;
     };
-    let sd = state_dict(&load_torch(&path).unwrap()).unwrap();
+    let checkpoint = load_torch(&path).unwrap();
+    let sd = checkpoint.named_tensors();
     let reference = expected("efficientnet_lite0");
     let reference = reference.as_object().unwrap();
     assert_eq!(sd.len(), reference.len(), "tensor count");

@@ -164,6 +164,9 @@ pub struct ModelConfig {
     pub name: String,
     /// Checkpoint path; none = the model's default weights (`hiercog models fetch-default`).
     pub weights: Option<PathBuf>,
+    /// The part of the checkpoint that holds the backbone (e.g. `encoder_q.` of a MoCo
+    /// checkpoint); none = found from the keys.
+    pub weights_prefix: Option<String>,
     pub batch: usize,
     /// Feature rows per shard: the granularity at which an interrupted extraction resumes.
     pub shard_rows: usize,
@@ -176,6 +179,7 @@ impl Default for ModelConfig {
         ModelConfig {
             name: "efficientnet-lite0".into(),
             weights: None,
+            weights_prefix: None,
             batch: 32,
             shard_rows: 1024,
             device: "cpu".into(),

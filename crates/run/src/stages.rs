@@ -244,7 +244,7 @@ impl Pipeline {
         let spec = model_spec(&m.name)?;
         let weights = hiercog_nn::cache::resolve_weights(&m.name, m.weights.as_deref())?;
         let device = device_from_name(&m.device)?;
-        let backbone = Backbone::load(spec, &weights, &device)?;
+        let backbone = Backbone::load(spec, &weights, m.weights_prefix.as_deref(), &device)?;
         Ok(self.model.get_or_init(|| backbone))
     }
 

@@ -487,7 +487,7 @@ fn tiny_backbone() -> hiercog_nn::Backbone {
     );
     spec.preprocess = Preprocess::tf_lite(64, 64);
     let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nn/tests/fixtures/tiny_lite.pth");
-    hiercog_nn::Backbone::load(spec, &weights, &Device::Cpu).unwrap()
+    hiercog_nn::Backbone::load(spec, &weights, None, &Device::Cpu).unwrap()
 }
 
 #[test]

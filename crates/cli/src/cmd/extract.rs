@@ -22,6 +22,11 @@ pub struct ModelArgs {
     /// `hiercog models fetch-default`.
     #[arg(long, value_name = "PATH")]
     pub weights: Option<PathBuf>,
+    /// The part of the checkpoint that holds the backbone when several do, e.g. `encoder_q.`
+    /// (MoCo) or `teacher.` (DINO); by default the one prefix under which the model's keys are
+    /// complete is found (wrappers such as `state_dict.module.` may be left out).
+    #[arg(long, value_name = "P")]
+    pub weights_prefix: Option<String>,
     /// cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -42,8 +47,22 @@ impl ModelArgs {
         let weights = cache::resolve_weights(&self.model, self.weights.as_deref())
             .with_context(|| format!("--model {}: no --weights PATH given", self.model))?;
         let device = device_from_name(&self.device)?;
-        Backbone::load(spec, &weights, &device)
-            .with_context(|| format!("loading {} from {}", self.model, weights.display()))
+        let model = Backbone::load(spec, &weights, self.weights_prefix.as_deref(), &device)
+            .map_err(|e| match e {
+                hiercog_nn::Error::AmbiguousPrefix { .. }
+                | hiercog_nn::Error::KeyMismatch { .. } => {
+                    anyhow::anyhow!("{e} (with --weights-prefix P)")
+                }
+                e => e.into(),
+            })
+            .with_context(|| {
+                format!("loading --model {} from {}", self.model, weights.display())
+            })?;
+        let keys = model.key_report();
+        if !keys.prefix.is_empty() || !keys.ignored.is_empty() {
+            eprintln!("weights: {keys}");
+        }
+        Ok(model)
     }
 }
 

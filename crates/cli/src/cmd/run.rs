@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// Checkpoint of the backbone (.pth or .safetensors); default: the model's built-in weights.
     #[arg(long, value_name = "FILE")]
     weights: Option<PathBuf>,
+    /// The part of the checkpoint that holds the backbone, e.g. `encoder_q.` (MoCo) or
+    /// `teacher.` (DINO) (config: model.weights_prefix); default: found from the keys.
+    #[arg(long, value_name = "P")]
+    weights_prefix: Option<String>,
     /// `cpu` or `cuda` (a build with `--features cuda`).
     #[arg(long)]
     device: Option<String>,
@@ -120,6 +124,9 @@ impl RunArgs {
         }
         if let Some(w) = &self.weights {
             cfg.model.weights = Some(w.clone());
+        }
+        if let Some(p) = &self.weights_prefix {
+            cfg.model.weights_prefix = Some(p.clone());
         }
         if let Some(b) = self.batch {
             cfg.model.batch = b;

@@ -23,6 +23,18 @@ pub enum Arch {
     },
 }
 
+impl Arch {
+    /// The first key a checkpoint of this family holds (its first layer's weight), by which
+    /// the part of a checkpoint that holds the network is found.
+    pub fn first_key(&self) -> &'static str {
+        match self {
+            Arch::EfficientNetLite(_) => "_conv_stem.weight",
+            Arch::ResNet(_) => "conv1.weight",
+            Arch::Vit { .. } => "patch_embed.proj.weight",
+        }
+    }
+}
+
 /// A backbone hiercog knows: name, architecture, preprocessing, feature width.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelSpec {
