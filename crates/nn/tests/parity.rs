@@ -266,30 +266,27 @@ fn full_pipeline_cosine_with_pytorch() {
     assert!(cos.iter().all(|&c| c >= 0.999), "{cos:?}");
 }
 
-/// The real EfficientNet-Lite0 weights (installed by scripts/fetch-default-model.sh).
-fn real_lite0() -> Option<Backbone> {
+/// The real EfficientNet-Lite0 weights, which scripts/fetch-default-model.sh installs (CI's
+/// scripts/test.sh runs it first): without them the real-weight tests fail, saying so.
+fn real_lite0() -> Backbone {
     let path = hiercog_nn::cache::default_weights_path();
-    if !path.is_file() {
-        eprintln!(
-            "SKIPPED: {} not found; run scripts/fetch-default-model.sh to enable the real-weight tests",
-            path.display()
-        );
-        return None;
-    }
-    Some(
-        Backbone::load(
-            model_spec("efficientnet-lite0").unwrap(),
-            &path,
-            None,
-            &Device::Cpu,
-        )
-        .unwrap(),
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/fetch-default-model.sh",
+        path.display()
+    );
+    Backbone::load(
+        model_spec("efficientnet-lite0").unwrap(),
+        &path,
+        None,
+        &Device::Cpu,
     )
+    .unwrap()
 }
 
 #[test]
 fn real_lite0_predicts_the_photos() {
-    let Some(model) = real_lite0() else { return };
+    let model = real_lite0();
     let images: Vec<Vec<f32>> = PHOTOS
         .iter()
         .map(|n| {
@@ -331,7 +328,7 @@ fn real_lite0_predicts_the_photos() {
 
 #[test]
 fn real_lite0_on_identical_tensors_matches_pytorch() {
-    let Some(model) = real_lite0() else { return };
+    let model = real_lite0();
     // Same preprocessed input as PyTorch: normalize Pillow's crops (kept as uint8).
     let crops = r("crop224").to_dtype(DType::F32).unwrap();
     let x = ((crops.permute((0, 3, 1, 2)).unwrap() - 127.0).unwrap() / 128.0).unwrap();

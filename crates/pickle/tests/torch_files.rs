@@ -299,22 +299,22 @@ fn save_torch_writes_what_torch_load_reads() {
     }
 }
 
-/// The real legacy EfficientNet-Lite0 checkpoint, when it is in the cache: every tensor's dtype,
-/// shape, first values and sums against torch.load (tests/fixtures/efficientnet_lite0.json).
+/// The real legacy EfficientNet-Lite0 checkpoint (installed into `$HIERCOG_CACHE`, default
+/// `~/.cache/hiercog`, by scripts/fetch-default-model.sh): every tensor's dtype, shape, first
+/// values and sums against torch.load (tests/fixtures/efficientnet_lite0.json).
 #[test]
 fn real_efficientnet_lite0_legacy_checkpoint() {
     let cache = std::env::var_os("HIERCOG_CACHE")
+        .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/hiercog")));
-    let Some(path) = cache
-        .map(|c| c.join("efficientnet-lite0-57934424.pth"))
-        .filter(|p| p.exists())
-    else {
-        eprintln!(
-            "skipped: efficientnet-lite0-57934424.pth is not in $HIERCOG_CACHE (~/.cache/hiercog)"
-        );
-        return;
-    };
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/hiercog")))
+        .expect("neither HIERCOG_CACHE nor HOME is set");
+    let path = cache.join("efficientnet-lite0-57934424.pth");
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/fetch-default-model.sh (CI's scripts/test.sh runs it first)",
+        path.display()
+    );
     let checkpoint = load_torch(&path).unwrap();
     let sd = checkpoint.named_tensors();
     let reference = expected("efficientnet_lite0");
