@@ -249,6 +249,13 @@ pub struct KeyReport {
     pub ignored: Vec<String>,
 }
 
+impl KeyReport {
+    /// Whether the model took the checkpoint as it is: no prefix stripped, no key ignored.
+    pub fn as_is(&self) -> bool {
+        self.prefix.is_empty() && self.ignored.is_empty()
+    }
+}
+
 impl std::fmt::Display for KeyReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.prefix.as_str() {

@@ -236,7 +236,9 @@ impl Pipeline {
         prepare::seen_splits(&self.cfg, &self.dir, tax, obs)
     }
 
-    fn model(&self) -> Result<&Backbone> {
+    /// The backbone, loaded on first use; a checkpoint not taken as it is (a prefix stripped,
+    /// keys ignored) is noted then.
+    fn model(&self, obs: &dyn Observer) -> Result<&Backbone> {
         if let Some(m) = self.model.get() {
             return Ok(m);
         }
@@ -245,6 +247,10 @@ impl Pipeline {
         let weights = hiercog_nn::cache::resolve_weights(&m.name, m.weights.as_deref())?;
         let device = device_from_name(&m.device)?;
         let backbone = Backbone::load(spec, &weights, m.weights_prefix.as_deref(), &device)?;
+        let keys = backbone.key_report();
+        if !keys.as_is() {
+            obs.note(&format!("weights {}: {keys}", weights.display()));
+        }
         Ok(self.model.get_or_init(|| backbone))
     }
 
@@ -263,7 +269,7 @@ impl Pipeline {
         }
         let hiercog_cog::LabelledImages { items, classes } =
             prepare::dataset_items(&self.dir, self.benchmark()?, dataset, split)?;
-        let model = self.model()?;
+        let model = self.model(obs)?;
         obs.task(
             &format!("extract {dataset}/{split}"),
             &format!(

