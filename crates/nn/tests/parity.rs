@@ -72,6 +72,17 @@ fn tiny_lite_spec() -> ModelSpec {
     spec
 }
 
+/// The reduced-width Lite of the fixtures, from its legacy `.pth`.
+fn tiny_lite() -> Backbone {
+    Backbone::load(
+        tiny_lite_spec(),
+        &fixture("tiny_lite.pth"),
+        None,
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
 fn tiny_vit_spec() -> ModelSpec {
     let mut spec = model_spec("deit-tiny").unwrap();
     spec.arch = Arch::Vit { heads: 3 };
@@ -97,13 +108,7 @@ fn check_outputs_of(out: &hiercog_nn::Output, prefix: &str) {
 
 #[test]
 fn efficientnet_lite_from_legacy_pth_matches_pytorch() {
-    let model = Backbone::load(
-        tiny_lite_spec(),
-        &fixture("tiny_lite.pth"),
-        None,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let model = tiny_lite();
     check_outputs(&model, "lite");
 }
 
@@ -244,13 +249,7 @@ fn resize_and_crop_match_pillow() {
 /// Decode → resize → crop → normalize → tiny Lite, against the torchvision pipeline.
 #[test]
 fn full_pipeline_cosine_with_pytorch() {
-    let model = Backbone::load(
-        tiny_lite_spec(),
-        &fixture("tiny_lite.pth"),
-        None,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let model = tiny_lite();
     let images: Vec<Vec<f32>> = PHOTOS
         .iter()
         .map(|n| {
