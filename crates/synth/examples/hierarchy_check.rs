@@ -112,7 +112,7 @@ fn features(
 ) -> AnyResult<BTreeMap<String, Vec<Vec<f32>>>> {
     let spec = model_spec("efficientnet-lite0")?;
     let weights = hiercog_nn::cache::resolve_weights(spec.name, None)?;
-    let model = Backbone::load(spec, &weights, &device_from_name("cpu")?)?;
+    let model = Backbone::load(spec, &weights, None, &device_from_name("cpu")?)?;
     let pre = model.preprocess().clone();
     let factors = visual_factors(tax, wnids, params.seed)?;
     let (mut render_s, mut extract_s) = (0.0, 0.0);
