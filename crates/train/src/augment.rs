@@ -1,10 +1,12 @@
-//! Training-time augmentation: torchvision's `RandomResizedCrop` + horizontal flip, and multi-crop
-//! (t-ReX's global and local views). Decoding, the Pillow-exact bicubic resize and the
-//! normalisation are `hiercog-nn`'s (the same code as feature extraction).
+//! Training-time augmentation: torchvision's `RandomResizedCrop` + horizontal flip, optionally
+//! MoCo-v2's photometric ops in between ([`crate::color`]), and multi-crop (t-ReX's global and
+//! local views). Decoding, the Pillow-exact bicubic resize and the normalisation are
+//! `hiercog-nn`'s (the same code as feature extraction).
 //!
 //! Every random choice comes from a [`SampleRng`] keyed by (seed, epoch, sample index), so the
 //! views of an image do not depend on which worker thread makes them.
 
+use crate::color::ColorAugmentation;
 use hiercog_nn::preprocess::{resize_bicubic, Preprocess};
 use image::RgbImage;
 use rand::{Rng, SeedableRng};
@@ -34,7 +36,8 @@ impl SampleRng {
     }
 }
 
-/// torchvision's `RandomResizedCrop(size, scale, ratio)` followed by an optional horizontal flip.
+/// torchvision's `RandomResizedCrop(size, scale, ratio)`, optional photometric ops, then an
+/// optional horizontal flip (MoCo-v2's order).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CropSpec {
     /// Side of the square output.
@@ -45,6 +48,10 @@ pub struct CropSpec {
     pub ratio: (f64, f64),
     /// Flip horizontally with probability ½.
     pub flip: bool,
+    /// Colour jitter, grayscale and blur after the crop (none for plain crops; absent from the
+    /// serialised form then, so the run keys of plain recipes are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<ColorAugmentation>,
 }
 
 impl CropSpec {
@@ -55,6 +62,7 @@ impl CropSpec {
             scale: (0.08, 1.0),
             ratio: (3.0 / 4.0, 4.0 / 3.0),
             flip: true,
+            color: None,
         }
     }
 
@@ -93,11 +101,23 @@ impl CropSpec {
         ((w - cw) / 2, (h - ch) / 2, cw, ch)
     }
 
-    /// The augmented view of `img`: crop, bicubic resize to `size`², maybe flip.
+    /// MoCo-v2's view: scale (0.2, 1), the photometric ops of
+    /// [`ColorAugmentation::moco_v2`], flip.
+    pub fn moco_v2(size: u32) -> Self {
+        CropSpec {
+            color: Some(ColorAugmentation::moco_v2(size)),
+            ..CropSpec::with_scale(size, (0.2, 1.0))
+        }
+    }
+
+    /// The augmented view of `img`: crop, bicubic resize to `size`², photometric ops, maybe flip.
     pub fn apply(&self, img: &RgbImage, rng: &mut impl Rng) -> RgbImage {
         let (left, top, cw, ch) = self.window(img.width(), img.height(), rng);
         let crop = image::imageops::crop_imm(img, left, top, cw, ch).to_image();
         let mut out = resize_bicubic(&crop, self.size, self.size);
+        if let Some(color) = &self.color {
+            out = color.apply(&out, rng);
+        }
         if self.flip && rng.random_bool(0.5) {
             image::imageops::flip_horizontal_in_place(&mut out);
         }
@@ -145,6 +165,16 @@ impl Augmentation {
             });
         }
         Augmentation { groups }
+    }
+
+    /// MoCo's two views of each image (query and key), both [`CropSpec::moco_v2`] at `size`.
+    pub fn moco_v2(size: u32) -> Self {
+        Augmentation {
+            groups: vec![ViewGroup {
+                count: 2,
+                crop: CropSpec::moco_v2(size),
+            }],
+        }
     }
 
     /// Views per image, all groups.

@@ -9,28 +9,36 @@
 //! * [`optim`] — SGD with momentum and AdamW with PyTorch's rules, parameter groups (no weight
 //!   decay on biases/BatchNorm), savable state; the cosine schedule with linear warm-up.
 //! * [`augment`] — random-resized crop + flip, multi-crop; randomness keyed by
-//!   (seed, epoch, index).
+//!   (seed, epoch, index); [`color`] — MoCo-v2's colour jitter, grayscale and blur, as torchvision
+//!   defines them.
 //! * [`data`] — training sets and the worker-thread loader (deterministic whatever the threads).
 //! * [`views`] — feature views for training on frozen features, cached and resumable.
 //! * [`represent`] — the trained representation applied to evaluation sets (for the CoG probe).
 //! * [`trainer`] — the loop, checkpoints, resume, metrics, divergence stop.
 //! * [`trex`] — the t-ReX recipe: projector, cosine classifier over memory prototypes, EMA encoder.
+//! * [`moco`] — self-supervised pre-training: MoCo-v2, MoCHi hard-negative mixing, MoCHi-LCA
+//!   (hierarchy-aware negatives), their diagnostics, and [`pretrain`] (an image set → a backbone).
 //!
 //! The crate knows nothing of the terminal: progress goes through a callback.
 
 pub mod augment;
+pub mod color;
 pub mod data;
 pub mod error;
+pub mod moco;
 pub mod objective;
 pub mod optim;
+mod queue;
 pub mod represent;
 pub mod trainer;
 pub mod trex;
 pub mod views;
 
 pub use augment::{Augmentation, CropSpec, ViewGroup};
+pub use color::ColorAugmentation;
 pub use data::TrainSet;
 pub use error::{Error, Result};
+pub use moco::{pretrain, ContrastiveRecipe, HierarchyNegatives, InfoNce, MochiConfig, MocoConfig};
 pub use objective::Objective;
 pub use optim::{CosineSchedule, OptimizerConfig};
 pub use represent::{image_features, transform_features};

@@ -3,7 +3,7 @@
 //!
 //! A run directory holds:
 //! * `checkpoint-NNNN.safetensors` — after every epoch: all variables (`model.*`), the optimizer
-//!   state (`optim.*`) and the recipe's own state (`trex.*`); written atomically, then
+//!   state (`optim.*`) and the recipe's own state (`trex.*`, `moco.*`); written atomically, then
 //! * `checkpoint.json` — the commit point: the run's key, the epoch finished, the file above and
 //!   the metrics so far. The random state is (seed, epoch): every random choice is keyed by them
 //!   (and the sample index), so resuming after epoch `e` replays exactly what an uninterrupted
@@ -18,6 +18,7 @@
 use crate::augment::Augmentation;
 use crate::data::{pipelined, Source, TrainSet};
 use crate::error::{Error, Result};
+use crate::moco::{MocoConfig, MocoHead};
 use crate::objective::Objective;
 use crate::optim::{params, CosineSchedule, Optimizer, OptimizerConfig};
 use crate::trex::{TrexConfig, TrexHead, PROJECTOR};
@@ -32,7 +33,7 @@ use hiercog_nn::Preprocess;
 use hiercog_store::{ResultsStore, RunKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -44,6 +45,9 @@ pub enum Head {
     Linear,
     /// t-ReX's projector + cosine classifier over memory prototypes.
     Trex(TrexConfig),
+    /// MoCo-v2's head, key encoder and queue (MoCHi, MoCHi-LCA): self-supervised, trained with
+    /// [`crate::InfoNce`] on two views per image.
+    Moco(MocoConfig),
 }
 
 /// Everything that determines a training run's result.
@@ -158,11 +162,64 @@ impl TrainConfig {
         }
     }
 
+    /// MoCo-v2 from images on a CPU: ResNet-18 at width 16 from 64 px views (MoCo-v2's crops and
+    /// photometric ops, blur σ scaled to the size), [`MocoConfig::cpu`], SGD (momentum 0.9) at
+    /// lr 0.06 with batch 64 (MoCo's 0.03 per 256 would barely move in a few hundred steps; 0.06
+    /// is the CIFAR-scale MoCo setting), weight decay 5e-4 on every parameter (the reference
+    /// decays all), cosine to 0 without warm-up (MoCo-v2's `--cos`), 30 epochs.
+    pub fn moco_small_resnet() -> Self {
+        TrainConfig {
+            head: Head::Moco(MocoConfig::cpu()),
+            lr: 0.06,
+            decay_norm_and_bias: true,
+            warmup_epochs: 0,
+            augmentation: Augmentation::moco_v2(64),
+            ..TrainConfig::small_resnet()
+        }
+    }
+
+    /// MoCo-v2 on frozen features (depth (a)): [`TrainConfig::frozen_features`]'s MLP trunk,
+    /// [`MocoConfig::cpu`], two distinct stored views per image and step as query and key
+    /// (extract them with MoCo-v2's crops: `ViewSpec::moco_v2`), SGD 0.9 at lr 0.06, batch 128
+    /// (G = 2: sub-batches of 64), weight decay 5e-4 on every parameter, no warm-up.
+    pub fn moco_frozen_features(input_dim: usize) -> Self {
+        TrainConfig {
+            head: Head::Moco(MocoConfig::cpu()),
+            lr: 0.06,
+            decay_norm_and_bias: true,
+            warmup_epochs: 0,
+            augmentation: Augmentation {
+                groups: vec![crate::augment::ViewGroup {
+                    count: 2,
+                    crop: crate::augment::CropSpec::moco_v2(224),
+                }],
+            },
+            ..TrainConfig::frozen_features(input_dim)
+        }
+    }
+
+    /// MoCo-v2 as published (ImageNet, GPUs): ResNet-50, 224 px, [`MocoConfig::paper`] (K =
+    /// 65,536, m = 0.999, τ = 0.2, Shuffle-BN over 8 groups of 32), SGD (momentum 0.9) lr 0.03
+    /// for batch 256, weight decay 1e-4 on every parameter, 200 epochs, cosine, no warm-up.
+    pub fn moco_v2_gpu() -> Self {
+        TrainConfig {
+            head: Head::Moco(MocoConfig::paper()),
+            lr: 0.03,
+            weight_decay: 1e-4,
+            decay_norm_and_bias: true,
+            epochs: 200,
+            warmup_epochs: 0,
+            augmentation: Augmentation::moco_v2(224),
+            ..TrainConfig::resnet50_gpu()
+        }
+    }
+
     /// A one-line description for messages, e.g. `resnet18-w16, seed 0, 30 epochs`.
     pub fn describe(&self) -> String {
-        let head = match self.head {
-            Head::Linear => "",
-            Head::Trex(_) => " + t-ReX head",
+        let head = match &self.head {
+            Head::Linear => String::new(),
+            Head::Trex(_) => " + t-ReX head".into(),
+            Head::Moco(m) => format!(" + {} head", m.name()),
         };
         format!(
             "{}{head}, seed {}, {} epochs",
@@ -172,7 +229,7 @@ impl TrainConfig {
         )
     }
 
-    fn check(&self, set: &TrainSet) -> Result<()> {
+    fn check(&self, set: &TrainSet, objective: &dyn Objective) -> Result<()> {
         let bad = |name: &'static str, value: String, reason: &str| {
             Err(Error::Setting {
                 name,
@@ -180,6 +237,40 @@ impl TrainConfig {
                 reason: reason.to_string(),
             })
         };
+        match (&self.head, objective.info_nce()) {
+            (Head::Moco(m), Some(_)) => {
+                if let Err((name, value, reason)) = m.check(self.batch_size) {
+                    return bad(name, value, &reason);
+                }
+                if self.augmentation.groups.len() != 1 || self.augmentation.groups[0].count != 2 {
+                    return bad(
+                        "augmentation",
+                        format!("{} view(s)", self.augmentation.views_per_image()),
+                        "MoCo needs one group of two views per image (query and key)",
+                    );
+                }
+                if let Some(crop) = self.augmentation.groups[0].crop.color.as_ref() {
+                    if let Err(reason) = crop.check() {
+                        return bad("colour augmentation", "MoCo-v2 views".into(), &reason);
+                    }
+                }
+            }
+            (Head::Moco(_), None) => {
+                return bad(
+                    "loss",
+                    objective.spec(),
+                    "a MoCo head trains with the InfoNCE objective (info-nce)",
+                )
+            }
+            (_, Some(_)) => {
+                return bad(
+                    "loss",
+                    objective.spec(),
+                    "InfoNCE needs a MoCo head; class heads train with ce, hxe or soft labels",
+                )
+            }
+            (_, None) => {}
+        }
         if self.epochs == 0 {
             return bad("epochs", "0".into(), "train for at least one epoch");
         }
@@ -277,12 +368,16 @@ pub struct EpochMetrics {
     pub steps: usize,
     /// Mean training loss over the epoch's steps.
     pub loss: f64,
-    /// Training top-1 accuracy (%) of the first view group.
+    /// Training top-1 accuracy (%) of the first view group (MoCo: the positive key ranked first).
     pub top1: f64,
     /// Learning rate of the epoch's last step.
     pub lr: f64,
     pub seconds: f64,
     pub images_per_sec: f64,
+    /// The recipe's own per-epoch measurements (MoCo: alignment, uniformity, share of false
+    /// negatives among the hardest), by name; empty for class heads.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub diagnostics: BTreeMap<String, f64>,
 }
 
 /// What [`train`] reports while it runs.
@@ -351,10 +446,17 @@ struct Network {
 enum HeadNet {
     Linear(candle_nn::Linear),
     Trex(Box<TrexHead>),
+    Moco(Box<MocoHead>),
 }
 
 impl Network {
-    fn new(config: &TrainConfig, classes: usize, vars: &VarMap, device: &Device) -> Result<Self> {
+    fn new(
+        config: &TrainConfig,
+        classes: usize,
+        objective: &dyn Objective,
+        vars: &VarMap,
+        device: &Device,
+    ) -> Result<Self> {
         let vb = seeded_var_builder(vars, config.seed, device);
         let backbone = TrainableBackbone::new(&config.architecture, vb.pp("backbone"))?;
         let head = match &config.head {
@@ -372,18 +474,42 @@ impl Network {
                 &vb,
                 config.seed,
             )?)),
+            Head::Moco(m) => {
+                let info_nce = objective
+                    .info_nce()
+                    .expect("checked: a MoCo head trains with InfoNCE");
+                HeadNet::Moco(Box::new(MocoHead::new(
+                    m,
+                    &backbone,
+                    classes,
+                    info_nce,
+                    vars,
+                    &vb,
+                    config.seed,
+                )?))
+            }
         };
         Ok(Network { backbone, head })
     }
 
-    /// The logits of every view group (training mode); t-ReX then updates its memory with the
-    /// first `n` rows of the first group (the first global crop of each sample).
-    fn logits(&mut self, groups: &[Tensor], labels: &Tensor, n: usize) -> Result<Vec<Tensor>> {
-        match &mut self.head {
+    /// The logits of every view group (training mode) and their targets, for step `step` of
+    /// `epoch`. Class heads: one logit row per view, targets the labels repeated per view; t-ReX
+    /// then updates its memory with the first `n` rows of the first group (the first global crop
+    /// of each sample). MoCo: the contrastive logits of the query views (the first `n` rows)
+    /// against their keys (the next `n`), targets 0; then the keys enter the queue.
+    fn logits(
+        &mut self,
+        groups: &[Tensor],
+        labels: &Tensor,
+        n: usize,
+        epoch: usize,
+        step: usize,
+    ) -> Result<(Vec<Tensor>, Tensor)> {
+        let logits = match &mut self.head {
             HeadNet::Linear(fc) => groups
                 .iter()
                 .map(|x| Ok(fc.forward(&self.backbone.forward_t(x, true)?)?))
-                .collect(),
+                .collect::<Result<Vec<_>>>()?,
             HeadNet::Trex(t) => {
                 let prototypes = t.prototypes()?;
                 let logits = groups
@@ -391,8 +517,26 @@ impl Network {
                     .map(|x| Ok(t.logits(&self.backbone.forward_t(x, true)?, &prototypes)?))
                     .collect::<Result<Vec<_>>>()?;
                 t.update_memory(&groups[0].narrow(0, 0, n)?, labels)?;
-                Ok(logits)
+                logits
             }
+            HeadNet::Moco(m) => {
+                let (logits, targets) =
+                    m.logits(&self.backbone, &groups[0], labels, epoch, step)?;
+                return Ok((vec![logits], targets));
+            }
+        };
+        let views: usize = logits
+            .iter()
+            .map(|l| l.dim(0).unwrap_or(0) / n.max(1))
+            .sum();
+        Ok((logits, labels.repeat(views)?))
+    }
+
+    /// The head's diagnostics of the epoch that just ended (resets them).
+    fn take_diagnostics(&mut self) -> BTreeMap<String, f64> {
+        match &mut self.head {
+            HeadNet::Moco(m) => m.take_diagnostics(),
+            _ => BTreeMap::new(),
         }
     }
 
@@ -401,6 +545,7 @@ impl Network {
         Ok(match &self.head {
             HeadNet::Linear(_) => HashMap::new(),
             HeadNet::Trex(t) => t.state()?,
+            HeadNet::Moco(m) => m.state()?,
         })
     }
 
@@ -408,6 +553,7 @@ impl Network {
         match &mut self.head {
             HeadNet::Linear(_) => Ok(()),
             HeadNet::Trex(t) => t.load_state(tensors),
+            HeadNet::Moco(m) => m.load_state(tensors),
         }
     }
 }
@@ -423,12 +569,12 @@ pub fn train(
     options: &RunOptions,
     progress: &dyn Fn(&Progress),
 ) -> Result<TrainOutcome> {
-    config.check(set)?;
+    config.check(set, objective)?;
     let description = format!("{} (loss {})", config.describe(), objective.spec());
     let key = run_key(config, objective, set);
 
     let vars = VarMap::new();
-    let mut net = Network::new(config, set.classes.len(), &vars, device)?;
+    let mut net = Network::new(config, set.classes.len(), objective, &vars, device)?;
     let learned = ["backbone.", "head.", &format!("{PROJECTOR}.")];
     let mut optimizer = Optimizer::new(
         &config.optimizer,
@@ -494,12 +640,7 @@ pub fn train(
                     .collect::<candle_core::Result<Vec<_>>>()?;
                 let n = batch.labels.len();
                 let labels = Tensor::new(batch.labels.as_slice(), device)?;
-                let logits = net.logits(&inputs, &labels, n)?;
-                let views: usize = logits
-                    .iter()
-                    .map(|l| l.dim(0).unwrap_or(0) / n.max(1))
-                    .sum();
-                let targets = labels.repeat(views)?;
+                let (logits, targets) = net.logits(&inputs, &labels, n, epoch, b)?;
                 let loss = objective.loss(&Tensor::cat(&logits, 0)?, &targets)?;
                 let value = loss.to_dtype(DType::F32)?.to_scalar::<f32>()?;
                 if !value.is_finite() {
@@ -508,7 +649,7 @@ pub fn train(
                 optimizer.step(&loss.backward()?, lr)?;
                 let first = logits[0].narrow(0, 0, n)?.argmax(1)?;
                 correct += first
-                    .eq(&labels)?
+                    .eq(&targets.narrow(0, 0, n)?)?
                     .to_dtype(DType::U32)?
                     .sum_all()?
                     .to_scalar::<u32>()? as usize;
@@ -547,6 +688,7 @@ pub fn train(
             lr,
             seconds,
             images_per_sec: images as f64 / seconds.max(1e-9),
+            diagnostics: net.take_diagnostics(),
         };
         metrics.push(m.clone());
         save_checkpoint(
@@ -771,13 +913,31 @@ fn resume(
     Ok((state.epoch, state.metrics))
 }
 
+/// One row per epoch; the recipe's diagnostics (those of the last epoch, by name) as extra
+/// columns, empty where an epoch lacks one.
 fn write_metrics_csv(run_dir: &Path, metrics: &[EpochMetrics]) -> Result<()> {
-    let mut s = String::from("epoch,steps,loss,top1,lr,seconds,images_per_sec\n");
+    let extra: Vec<&String> = metrics
+        .last()
+        .map(|m| m.diagnostics.keys().collect())
+        .unwrap_or_default();
+    let mut s = String::from("epoch,steps,loss,top1,lr,seconds,images_per_sec");
+    for name in &extra {
+        s.push(',');
+        s.push_str(name);
+    }
+    s.push('\n');
     for m in metrics {
         s.push_str(&format!(
-            "{},{},{:.6},{:.4},{:.6e},{:.3},{:.2}\n",
+            "{},{},{:.6},{:.4},{:.6e},{:.3},{:.2}",
             m.epoch, m.steps, m.loss, m.top1, m.lr, m.seconds, m.images_per_sec
         ));
+        for name in &extra {
+            s.push(',');
+            if let Some(v) = m.diagnostics.get(*name) {
+                s.push_str(&format!("{v:.6}"));
+            }
+        }
+        s.push('\n');
     }
     Ok(atomic_write(&run_dir.join(METRICS_FILE), s.as_bytes())?)
 }

@@ -20,7 +20,8 @@
 //! paper's 1,000 steps are a fifth of one of its epochs).
 
 use crate::augment::SampleRng;
-use candle_core::{DType, Device, Result, Tensor, Var, D};
+use crate::queue::{EmaCopy, FeatureQueue};
+use candle_core::{DType, Device, Result, Tensor, D};
 use candle_nn::{BatchNorm, Init, Linear, Module, ModuleT, VarBuilder, VarMap};
 use hiercog_nn::trainable::{batch_norm, TrainableBackbone};
 use rand::Rng;
@@ -134,9 +135,7 @@ impl Projector {
 
 /// The memory of projected global crops and their labels.
 struct Memory {
-    features: Tensor,
-    labels: Tensor,
-    ptr: usize,
+    queue: FeatureQueue,
     classes: usize,
 }
 
@@ -150,38 +149,25 @@ impl Memory {
             .map(|_| rng.rng().random_range(0..classes as u32))
             .collect();
         Ok(Memory {
-            features: Tensor::from_vec(f, (size, dim), device)?,
-            labels: Tensor::from_vec(l, size, device)?,
-            ptr: 0,
+            queue: FeatureQueue {
+                features: Tensor::from_vec(f, (size, dim), device)?,
+                labels: Tensor::from_vec(l, size, device)?,
+                ptr: 0,
+            },
             classes,
         })
     }
 
     /// L2-normalised per-class sums of the memory's features `(classes, dim)`.
     fn prototypes(&self) -> Result<Tensor> {
-        let dim = self.features.dim(1)?;
-        let sums = Tensor::zeros((self.classes, dim), DType::F32, self.features.device())?
-            .index_add(&self.labels, &self.features, 0)?;
+        let q = &self.queue;
+        let dim = q.features.dim(1)?;
+        let sums = Tensor::zeros((self.classes, dim), DType::F32, q.features.device())?.index_add(
+            &q.labels,
+            &q.features,
+            0,
+        )?;
         l2_normalize(&sums)
-    }
-
-    /// Writes `features` (detached) and `labels` at the pointer; what does not fit before the end
-    /// is dropped and the pointer wraps to 0 (the reference's queue).
-    fn enqueue(&mut self, features: &Tensor, labels: &Tensor) -> Result<()> {
-        let size = self.features.dim(0)?;
-        let n = features.dim(0)?.min(size - self.ptr);
-        let f = features.narrow(0, 0, n)?.detach();
-        let l = labels.narrow(0, 0, n)?;
-        self.features = self
-            .features
-            .slice_assign(&[self.ptr..self.ptr + n, 0..f.dim(1)?], &f)?;
-        self.labels = self
-            .labels
-            .unsqueeze(1)?
-            .slice_assign(&[self.ptr..self.ptr + n, 0..1], &l.unsqueeze(1)?)?
-            .squeeze(1)?;
-        self.ptr = (self.ptr + n) % size;
-        Ok(())
     }
 }
 
@@ -191,14 +177,15 @@ pub struct TrexHead {
     projector: Projector,
     ema_backbone: TrainableBackbone,
     ema_projector: Projector,
-    /// (model variable, its EMA twin), every learned variable of trunk and projector.
-    ema_pairs: Vec<(Var, Var)>,
+    /// The EMA twins of every learned variable of trunk and projector.
+    ema: EmaCopy,
     memory: Memory,
 }
 
 /// Variable-name prefix of the projector.
 pub const PROJECTOR: &str = "projector";
 const EMA: &str = "ema";
+const MEMORY: &str = "trex.memory";
 
 impl TrexHead {
     /// Builds the head for `backbone` (built under `backbone`) in `vars`, the EMA encoder as a copy
@@ -215,27 +202,14 @@ impl TrexHead {
         let ema_backbone =
             TrainableBackbone::new(backbone.architecture(), vb.pp(EMA).pp("backbone"))?;
         let ema_projector = Projector::new(cfg, backbone.feature_dim(), vb.pp(EMA).pp(PROJECTOR))?;
-        let map = vars.data().lock().expect("var map lock poisoned");
-        let mut names: Vec<&String> = map
-            .keys()
-            .filter(|k| k.starts_with("backbone.") || k.starts_with("projector."))
-            .filter(|k| !k.ends_with("running_mean") && !k.ends_with("running_var"))
-            .collect();
-        names.sort();
-        let mut ema_pairs = Vec::new();
-        for name in names {
-            let (model, ema) = (&map[name], &map[&format!("{EMA}.{name}")]);
-            ema.set(model.as_tensor())?;
-            ema_pairs.push((model.clone(), ema.clone()));
-        }
-        drop(map);
+        let ema = EmaCopy::new(vars, &["backbone.", "projector."], EMA)?;
         let device = vb.device();
         Ok(TrexHead {
             cfg: cfg.clone(),
             projector,
             ema_backbone,
             ema_projector,
-            ema_pairs,
+            ema,
             memory: Memory::new(cfg.memory_size, cfg.bottleneck_dim, classes, seed, device)?,
         })
     }
@@ -254,48 +228,20 @@ impl TrexHead {
     /// Moves the EMA encoder towards the model, then enqueues its projections of `images` (the
     /// first global crop of each sample) with their labels.
     pub fn update_memory(&mut self, images: &Tensor, labels: &Tensor) -> Result<()> {
-        let m = self.cfg.ema_momentum;
-        for (model, ema) in &self.ema_pairs {
-            ema.set(&((ema.as_tensor() * m)? + (model.as_tensor().detach() * (1.0 - m))?)?)?;
-        }
+        self.ema.update(self.cfg.ema_momentum)?;
         let f = self.ema_backbone.forward_t(images, true)?;
         let z = self.ema_projector.forward(&f)?.detach();
-        self.memory.enqueue(&z, labels)
+        self.memory.queue.enqueue(&z, labels)
     }
 
     /// The memory as checkpoint tensors (`trex.memory.*`).
     pub fn state(&self) -> Result<HashMap<String, Tensor>> {
-        let ptr = Tensor::from_slice(&[self.memory.ptr as u32], 1, self.memory.features.device())?;
-        Ok(HashMap::from([
-            (
-                "trex.memory.features".to_string(),
-                self.memory.features.clone(),
-            ),
-            ("trex.memory.labels".to_string(), self.memory.labels.clone()),
-            ("trex.memory.ptr".to_string(), ptr),
-        ]))
+        self.memory.queue.state(MEMORY)
     }
 
     /// Restores [`TrexHead::state`].
     pub fn load_state(&mut self, tensors: &HashMap<String, Tensor>) -> Result<()> {
-        let get = |k: &str| {
-            tensors
-                .get(k)
-                .cloned()
-                .ok_or_else(|| candle_core::Error::Msg(format!("{k} missing")))
-        };
-        let features = get("trex.memory.features")?;
-        if features.dims() != self.memory.features.dims() {
-            candle_core::bail!(
-                "trex.memory.features has shape {:?}, the memory {:?}",
-                features.dims(),
-                self.memory.features.dims()
-            );
-        }
-        self.memory.features = features;
-        self.memory.labels = get("trex.memory.labels")?;
-        self.memory.ptr = get("trex.memory.ptr")?.to_vec1::<u32>()?[0] as usize;
-        Ok(())
+        self.memory.queue.load_state(MEMORY, tensors)
     }
 }
 
@@ -309,14 +255,16 @@ mod tests {
         let dev = Device::Cpu;
         let mut mem = Memory::new(4, 2, 3, 0, &dev).unwrap();
         let f = Tensor::new(&[[3f32, 4.0], [1.0, 0.0], [0.0, 2.0]], &dev).unwrap();
-        mem.enqueue(&f, &Tensor::new(&[0u32, 1, 1], &dev).unwrap())
+        mem.queue
+            .enqueue(&f, &Tensor::new(&[0u32, 1, 1], &dev).unwrap())
             .unwrap();
-        assert_eq!(mem.ptr, 3);
+        assert_eq!(mem.queue.ptr, 3);
         // Two more: only one fits before the end, then the pointer wraps.
         let g = Tensor::new(&[[0f32, 5.0], [9.0, 9.0]], &dev).unwrap();
-        mem.enqueue(&g, &Tensor::new(&[2u32, 2], &dev).unwrap())
+        mem.queue
+            .enqueue(&g, &Tensor::new(&[2u32, 2], &dev).unwrap())
             .unwrap();
-        assert_eq!(mem.ptr, 0);
+        assert_eq!(mem.queue.ptr, 0);
         let p = mem.prototypes().unwrap().to_vec2::<f32>().unwrap();
         let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
         assert!(close(&p[0], &[0.6, 0.8]), "{p:?}");
@@ -343,7 +291,7 @@ mod tests {
             ..TrexConfig::cpu()
         };
         let mut head = TrexHead::new(&cfg, &backbone, 3, &vars, &vb, 0).unwrap();
-        let (model, ema) = head.ema_pairs[0].clone();
+        let (model, ema) = head.ema.pairs()[0].clone();
         assert_eq!(
             model
                 .as_tensor()
@@ -376,7 +324,7 @@ mod tests {
         for (a, b) in after.iter().zip(before) {
             assert!((a - 0.5 * b).abs() < 1e-6);
         }
-        assert_eq!(head.memory.ptr, 4);
+        assert_eq!(head.memory.queue.ptr, 4);
         let logits = head
             .logits(
                 &backbone.forward_t(&x, true).unwrap(),

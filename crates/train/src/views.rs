@@ -75,6 +75,19 @@ impl ViewSpec {
         }
     }
 
+    /// `views` MoCo-v2 views of every image at `size` (crop scale (0.2, 1), colour jitter,
+    /// grayscale, blur, flip): MoCo on frozen features draws two distinct ones per step as query
+    /// and key.
+    pub fn moco_v2(views: usize, size: u32, seed: u64) -> Self {
+        ViewSpec {
+            groups: vec![StoredGroup {
+                views,
+                crop: CropSpec::moco_v2(size),
+            }],
+            seed,
+        }
+    }
+
     /// `views` random-resized crops (scale (0.25, 1), ratio (3/4, 4/3), flip) of every image at
     /// `size` (the frozen backbone's input size) — the depth (a) default is 8 at 224 px. The
     /// scale range is milder than the usual (0.08, 1): a frozen backbone's features of tiny
