@@ -296,10 +296,10 @@ impl MocoConfig {
 /// `mochi-lca[:N,s,s′]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContrastiveRecipe {
-    /// MoCHi's (N, s, s′), or `None` for MoCo-v2 (and `Some(None)`-like defaults are filled by
-    /// [`ContrastiveRecipe::apply`] from the preset).
+    /// `None`: MoCo-v2; `Some(None)`: MoCHi at [`MocoConfig::default_mochi`]; `Some(Some(m))`:
+    /// MoCHi(m).
     pub mochi: Option<Option<MochiConfig>>,
-    /// Hierarchy-aware negatives.
+    /// Hierarchy-aware negatives (MoCHi-LCA, or MoCo with same-class negatives dropped).
     pub hierarchy: bool,
 }
 
@@ -380,32 +380,14 @@ pub fn pretrain(
     options: &RunOptions,
     progress: &dyn Fn(&Progress),
 ) -> crate::Result<TrainOutcome> {
-    let hierarchy = match &config.head {
-        Head::Moco(m) => m.hierarchy.is_some(),
-        _ => {
-            return Err(crate::Error::Setting {
-                name: "head",
-                value: config.describe(),
-                reason: "self-supervised pre-training needs a MoCo head".into(),
-            })
-        }
-    };
-    let objective = match (hierarchy, tree) {
-        (false, _) => InfoNce::new(),
-        (true, Some(tree)) => InfoNce::with_hierarchy(tree).map_err(|e| crate::Error::Setting {
+    let hierarchy = matches!(&config.head, Head::Moco(m) if m.hierarchy.is_some());
+    let objective = match tree.filter(|_| hierarchy) {
+        None => InfoNce::new(),
+        Some(tree) => InfoNce::with_hierarchy(tree).map_err(|e| crate::Error::Setting {
             name: "label tree",
             value: format!("{} classes", tree.num_classes()),
             reason: e.to_string(),
         })?,
-        (true, None) => {
-            return Err(crate::Error::Setting {
-                name: "label tree",
-                value: "none".into(),
-                reason: "hierarchy-aware negatives (the -lca recipes) need the label hierarchy \
-                         over the training classes"
-                    .into(),
-            })
-        }
     };
     train(set, config, &objective, run_dir, device, options, progress)
 }
@@ -788,17 +770,8 @@ impl MocoHead {
             cfg.dim,
         )?;
         let ema = EmaCopy::new(vars, &["backbone.", "projector."], KEY)?;
-        let distances = match (&cfg.hierarchy, objective.distances()) {
-            (None, _) => None,
-            (Some(_), Some(d)) if d.classes() == classes => Some(d.clone()),
-            (Some(_), Some(d)) => candle_core::bail!(
-                "the label tree has {} classes, the training set {classes}",
-                d.classes()
-            ),
-            (Some(_), None) => candle_core::bail!(
-                "hierarchy-aware negatives need the InfoNCE objective built with the label tree"
-            ),
-        };
+        // The trainer checked that the hierarchy comes with distances over `classes` classes.
+        let distances = cfg.hierarchy.as_ref().and(objective.distances()).cloned();
         let mut rng = SampleRng::new("moco-queue", seed, 0, 0);
         let k = cfg.queue_size;
         let f: Vec<f32> = (0..k * cfg.dim)

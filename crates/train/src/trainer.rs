@@ -238,9 +238,27 @@ impl TrainConfig {
             })
         };
         match (&self.head, objective.info_nce()) {
-            (Head::Moco(m), Some(_)) => {
+            (Head::Moco(m), Some(info_nce)) => {
                 if let Err((name, value, reason)) = m.check(self.batch_size) {
                     return bad(name, value, &reason);
+                }
+                match (&m.hierarchy, info_nce.distances()) {
+                    (Some(_), None) => {
+                        return bad(
+                            "label tree",
+                            "none".into(),
+                            "hierarchy-aware negatives (the -lca recipes) need the label \
+                             hierarchy over the training classes",
+                        )
+                    }
+                    (Some(_), Some(d)) if d.classes() != set.classes.len() => {
+                        return bad(
+                            "label tree",
+                            format!("{} classes", d.classes()),
+                            &format!("the training set has {} classes", set.classes.len()),
+                        )
+                    }
+                    _ => {}
                 }
                 if self.augmentation.groups.len() != 1 || self.augmentation.groups[0].count != 2 {
                     return bad(

@@ -5,16 +5,17 @@
 use candle_core::{Device, Tensor};
 use hiercog_losses::{LabelTree, TreeFromDag};
 use hiercog_nn::trainable::{Architecture, MlpConfig, ResNetConfig, WEIGHTS_FILE};
-use hiercog_nn::Preprocess;
 use hiercog_taxonomy::Taxonomy;
 use hiercog_train::trainer::{METRICS_FILE, MODEL_DIR};
 use hiercog_train::{
-    pretrain, train, Augmentation, ContrastiveRecipe, CropSpec, FeatureViews, Head, InfoNce,
-    MocoConfig, Progress, RunOptions, TrainConfig, TrainSet, ViewGroup,
+    pretrain, train, Augmentation, ContrastiveRecipe, FeatureViews, Head, InfoNce, MocoConfig,
+    Objective, Progress, RunOptions, TrainConfig, TrainSet,
 };
 use rand::{Rng, SeedableRng};
 use std::path::Path;
-use std::process::Command;
+use support::{image_set, run_child};
+
+mod support;
 
 const CLASSES: usize = 4;
 
@@ -72,12 +73,6 @@ fn config(recipe: &str, seed: u64) -> TrainConfig {
             diagnostic_hardest: 8,
             ..MocoConfig::cpu()
         }),
-        augmentation: Augmentation {
-            groups: vec![ViewGroup {
-                count: 2,
-                crop: CropSpec::standard(1),
-            }],
-        },
         lr: 0.1,
         epochs: 6,
         warmup_epochs: 0,
@@ -156,20 +151,8 @@ fn every_recipe_learns_the_proxy_task_and_logs_its_diagnostics() {
 /// Runs the MoCHi-LCA training of [`run`] in a child process (the ignored `child_moco` test),
 /// with `HIERCOG_TRAIN_ABORT_AT=abort_at` when given; returns whether it exited successfully.
 fn child(dir: &Path, abort_at: Option<&str>) -> bool {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "child_moco",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("MOCO_CHILD_DIR", dir);
-    match abort_at {
-        Some(a) => cmd.env("HIERCOG_TRAIN_ABORT_AT", a),
-        None => cmd.env_remove("HIERCOG_TRAIN_ABORT_AT"),
-    };
-    cmd.output().unwrap().status.success()
+    let dir = dir.to_string_lossy();
+    run_child("child_moco", &[("MOCO_CHILD_DIR", &*dir)], abort_at)
 }
 
 #[test]
@@ -200,35 +183,10 @@ fn mochi_lca_resumes_with_its_queue_to_the_same_weights() {
     );
 }
 
-/// Tiny PNGs of two colours with per-image texture.
-fn image_folder(root: &Path) -> Vec<(std::path::PathBuf, u32)> {
-    let mut items = Vec::new();
-    for (label, colour) in [[180u8, 40, 40], [40, 60, 190]].iter().enumerate() {
-        let dir = root.join(format!("c{label}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        for i in 0..8u32 {
-            let img = image::RgbImage::from_fn(40, 36, |x, y| {
-                let n = ((x * 7 + y * 13 + i * 5) % 50) as u8;
-                image::Rgb([colour[0] + n, colour[1] + n, colour[2] + n])
-            });
-            let p = dir.join(format!("{i}.png"));
-            img.save(&p).unwrap();
-            items.push((p, label as u32));
-        }
-    }
-    items
-}
-
 #[test]
 fn moco_v2_trains_a_resnet_from_images() {
     let data = tempfile::tempdir().unwrap();
-    let items = image_folder(data.path());
-    let set = TrainSet::images(
-        &items,
-        vec!["c0".into(), "c1".into()],
-        Preprocess::imagenet(32, 32),
-    )
-    .unwrap();
+    let (items, set) = image_set(data.path());
     let config = TrainConfig {
         architecture: Architecture::ResNet(ResNetConfig::resnet18(4)),
         head: Head::Moco(MocoConfig {
@@ -274,11 +232,11 @@ fn moco_v2_trains_a_resnet_from_images() {
 #[test]
 fn bad_settings_are_refused_with_the_value_named() {
     let dir = tempfile::tempdir().unwrap();
-    let err = |config: &TrainConfig, tree: Option<&LabelTree>| {
-        pretrain(
+    let train_err = |config: &TrainConfig, objective: &dyn Objective| {
+        train(
             &blobs(),
             config,
-            tree,
+            objective,
             dir.path(),
             &Device::Cpu,
             &RunOptions::default(),
@@ -293,53 +251,31 @@ fn bad_settings_are_refused_with_the_value_named() {
     if let Head::Moco(m) = &mut c.head {
         m.queue_size = 40;
     }
-    let msg = err(&c, None);
+    let msg = train_err(&c, &InfoNce::new());
     assert!(
         msg.contains("queue size = 40") && msg.contains("16"),
         "{msg}"
     );
     // The hierarchy variant without the hierarchy.
-    let msg = err(&config("mochi-lca", 0), None);
+    let msg = train_err(&config("mochi-lca", 0), &InfoNce::new());
     assert!(msg.contains("label tree") && msg.contains("-lca"), "{msg}");
     // One view per image.
     let one = TrainConfig {
         augmentation: Augmentation::single(1),
         ..config("moco", 0)
     };
-    let msg = err(&one, None);
+    let msg = train_err(&one, &InfoNce::new());
     assert!(msg.contains("two views"), "{msg}");
     // A class head with InfoNCE, and a MoCo head with another loss.
     let plain = TrainConfig {
         head: Head::Linear,
         ..config("moco", 0)
     };
-    let msg = train(
-        &blobs(),
-        &plain,
-        &InfoNce::new(),
-        dir.path(),
-        &Device::Cpu,
-        &RunOptions::default(),
-        &|_| {},
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let msg = train_err(&plain, &InfoNce::new());
     assert!(msg.contains("InfoNCE needs a MoCo head"), "{msg}");
     let ce = hiercog_losses::HierarchicalLoss::new(&"ce".parse().unwrap(), &tree(), &Device::Cpu)
         .unwrap();
-    let msg = train(
-        &blobs(),
-        &config("moco", 0),
-        &ce,
-        dir.path(),
-        &Device::Cpu,
-        &RunOptions::default(),
-        &|_| {},
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let msg = train_err(&config("moco", 0), &ce);
     assert!(
         msg.contains("loss = ce") && msg.contains("info-nce"),
         "{msg}"

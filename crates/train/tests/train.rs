@@ -13,8 +13,10 @@ use hiercog_train::{
 };
 use rand::{Rng, SeedableRng};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use support::{image_folder, image_set, run_child};
+
+mod support;
 
 /// Four Gaussian blobs in 8-D (separable), two stored views per row (the second a jittered copy).
 fn blobs() -> TrainSet {
@@ -198,21 +200,12 @@ fn same_seed_same_weights_whatever_the_workers() {
 /// ignored `child_training` test), with `HIERCOG_TRAIN_ABORT_AT=abort_at` when given; returns
 /// whether it exited successfully.
 fn child(dir: &Path, trex: bool, abort_at: Option<&str>) -> bool {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.env("TRAIN_CHILD_TREX", if trex { "1" } else { "0" });
-    cmd.args([
-        "child_training",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("TRAIN_CHILD_DIR", dir);
-    match abort_at {
-        Some(a) => cmd.env("HIERCOG_TRAIN_ABORT_AT", a),
-        None => cmd.env_remove("HIERCOG_TRAIN_ABORT_AT"),
-    };
-    cmd.output().unwrap().status.success()
+    let dir = dir.to_string_lossy();
+    let env = [
+        ("TRAIN_CHILD_TREX", if trex { "1" } else { "0" }),
+        ("TRAIN_CHILD_DIR", &*dir),
+    ];
+    run_child("child_training", &env, abort_at)
 }
 
 #[test]
@@ -386,35 +379,10 @@ fn a_run_directory_of_another_architecture_is_refused_untouched() {
     assert_eq!(before, after);
 }
 
-/// Tiny PNGs of two classes told apart by colour, with a texture that varies per image.
-fn image_folder(root: &Path, per_class: usize) -> Vec<(std::path::PathBuf, u32)> {
-    let mut items = Vec::new();
-    for (label, colour) in [[200u8, 30, 30], [30, 30, 200]].iter().enumerate() {
-        let dir = root.join(format!("c{label}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        for i in 0..per_class {
-            let img = image::RgbImage::from_fn(40, 36, |x, y| {
-                let n = ((x * 7 + y * 13 + i as u32 * 5) % 40) as u8;
-                image::Rgb([colour[0] + n, colour[1] + n, colour[2] + n])
-            });
-            let p = dir.join(format!("{i}.png"));
-            img.save(&p).unwrap();
-            items.push((p, label as u32));
-        }
-    }
-    items
-}
-
 #[test]
 fn a_small_resnet_trains_from_images() {
     let data = tempfile::tempdir().unwrap();
-    let items = image_folder(data.path(), 8);
-    let set = TrainSet::images(
-        &items,
-        vec!["c0".into(), "c1".into()],
-        Preprocess::imagenet(32, 32),
-    )
-    .unwrap();
+    let (items, set) = image_set(data.path());
     let config = TrainConfig {
         architecture: Architecture::ResNet(ResNetConfig::resnet18(4)),
         epochs: 3,
