@@ -19,6 +19,8 @@
 //! The choices have names, parsed the same by every front end: [`IcSource`], [`CutStyle`],
 //! [`Preset`], [`ConceptSource`].
 
+#![warn(missing_docs)]
+
 mod benchmark;
 mod builder;
 mod compare;
@@ -52,3 +54,8 @@ pub use splits::{
     SplitsInfo,
 };
 pub use vocabulary::{ConceptSource, CutStyle, IcSource, Preset};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -11,6 +11,8 @@
 //! * [`ShardWriter`]: resumable sharded output for extraction; an interrupted run keeps every
 //!   completed shard and continues after the last one.
 
+#![warn(missing_docs)]
+
 mod error;
 mod formats;
 mod preprocess;
@@ -22,3 +24,8 @@ pub use formats::Format;
 pub use preprocess::{FittedPreprocess, Preprocess};
 pub use set::{check_pair, remap_labels, FeatureSet};
 pub use shards::ShardWriter;
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

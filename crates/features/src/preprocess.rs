@@ -45,8 +45,16 @@ impl std::fmt::Display for Preprocess {
 /// A preprocessing with its train statistics.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FittedPreprocess {
+    /// Rows scaled to unit L2 norm (no statistics).
     L2,
-    Standardize { mean: Vec<f32>, scale: Vec<f32> },
+    /// Per-dimension standardisation with the train set's statistics.
+    Standardize {
+        /// Per-dimension mean.
+        mean: Vec<f32>,
+        /// Per-dimension factor (1 / standard deviation).
+        scale: Vec<f32>,
+    },
+    /// Features used as they are.
     None,
 }
 

@@ -123,10 +123,12 @@ impl FeatureSet {
         })
     }
 
+    /// Number of rows (samples).
     pub fn rows(&self) -> usize {
         self.labels.len()
     }
 
+    /// Feature dimension.
     pub fn dim(&self) -> usize {
         self.dim
     }
@@ -136,6 +138,7 @@ impl FeatureSet {
         self.x.as_slice()
     }
 
+    /// Row `i`'s features.
     pub fn row(&self, i: usize) -> &[f32] {
         &self.x()[i * self.dim..(i + 1) * self.dim]
     }

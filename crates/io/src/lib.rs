@@ -20,6 +20,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod atomic;
 mod error;
 mod lines;
@@ -27,3 +29,8 @@ mod lines;
 pub use atomic::{is_temporary, sweep_temporaries, write_atomic, write_atomic_with, AtomicPath};
 pub use error::{Error, Result};
 pub use lines::{content_lines, LineFile};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -59,3 +59,8 @@ fn pickle_named(bytes: &[u8], name: &str) -> Result<Value> {
         name,
     )
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

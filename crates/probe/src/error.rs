@@ -6,8 +6,11 @@ pub enum Error {
     /// A hyper-parameter is outside its valid range.
     #[error("invalid parameter `{name}` = {value}: {hint}")]
     InvalidParam {
+        /// The parameter's name.
         name: &'static str,
+        /// The value given.
         value: String,
+        /// The valid range and what to do.
         hint: &'static str,
     },
     /// The data handed to a solver is inconsistent (shapes, labels).
@@ -19,8 +22,11 @@ pub enum Error {
          allow fewer (`allow_fewer`) to use all {available}, or pick fewer shots"
     )]
     TooFewSamples {
+        /// The class label.
         class: u32,
+        /// Its training samples.
         available: usize,
+        /// The samples per class asked for.
         shots: usize,
     },
     /// The train/val split held out nothing (every class has fewer than 1/fraction rows).
@@ -28,13 +34,28 @@ pub enum Error {
         "holding out int({fraction}·n) rows per class from {rows} training rows leaves an empty \
          validation set; give more training rows or a larger val_fraction"
     )]
-    EmptyValidation { rows: usize, fraction: f64 },
+    EmptyValidation {
+        /// Training rows.
+        rows: usize,
+        /// The held-out fraction.
+        fraction: f64,
+    },
     /// The solver produced a non-finite loss (e.g. SGD diverged at a large learning rate).
     #[error("the loss became non-finite ({loss}) at {stage}; lower the learning rate or raise regularization")]
-    NonFinite { loss: f64, stage: String },
+    NonFinite {
+        /// The loss value.
+        loss: f64,
+        /// Which fit and iteration.
+        stage: String,
+    },
     /// A class-distance matrix does not match the number of classes.
     #[error("the class-distance matrix is {got}x{got} but the classifier has {expected} classes")]
-    DistanceShape { got: usize, expected: usize },
+    DistanceShape {
+        /// The matrix's side.
+        got: usize,
+        /// The classifier's classes.
+        expected: usize,
+    },
 }
 
 /// Result alias of this crate.

@@ -13,6 +13,8 @@
 //!
 //! The library never touches the terminal: progress goes through a [`ProgressEvent`] callback.
 
+#![warn(missing_docs)]
+
 mod data;
 mod error;
 mod knn;
@@ -40,3 +42,8 @@ pub use protocol::{
     SolverKind, TestMetrics, Trial,
 };
 pub use sampling::{few_shot, stratified_split, Split};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -175,9 +175,17 @@ impl Default for ProtocolConfig {
 #[serde(tag = "solver", rename_all = "lowercase")]
 pub enum HyperParams {
     /// `fast`: the L2 strength on the mean-loss objective.
-    Fast { l2: f64 },
+    Fast {
+        /// L2 strength λ.
+        l2: f64,
+    },
     /// `sgd`: learning rate and weight decay.
-    Sgd { lr: f64, weight_decay: f64 },
+    Sgd {
+        /// Learning rate.
+        lr: f64,
+        /// Weight decay.
+        weight_decay: f64,
+    },
 }
 
 /// One search trial and its validation accuracy.
@@ -243,21 +251,31 @@ pub struct ProbeResult {
 pub enum ProgressEvent {
     /// A fit begins.
     FitStarted {
+        /// This fit's number.
         fit: usize,
+        /// Fits in the protocol.
         fits: usize,
+        /// What is fitted (e.g. the trial's hyper-parameters).
         label: String,
     },
     /// Iteration/epoch `done` of at most `total` of the current fit.
     Step {
+        /// This fit's number.
         fit: usize,
+        /// Fits in the protocol.
         fits: usize,
+        /// Iterations done.
         done: usize,
+        /// Iterations at most.
         total: usize,
     },
     /// A fit ended; `val_top1` for search trials.
     FitFinished {
+        /// This fit's number.
         fit: usize,
+        /// Fits in the protocol.
         fits: usize,
+        /// Validation top-1 of a search trial.
         val_top1: Option<f64>,
     },
     /// The k-NN probe is running.

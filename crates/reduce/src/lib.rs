@@ -26,3 +26,8 @@ pub use tldr::{
     barlow_twins_loss, learning_rate, FitProgress, FittedTldr, KnnMethod, Lars, NetKind, NetSpec,
     TldrParams, Trainer,
 };
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

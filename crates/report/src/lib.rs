@@ -7,8 +7,15 @@
 //! Every figure is written atomically (`hiercog-io`): an interrupted run never leaves a half-written
 //! figure behind.
 
+#![warn(missing_docs)]
+
 mod error;
 pub mod plot;
 pub mod table;
 
 pub use error::{Error, Result};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

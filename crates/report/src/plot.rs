@@ -19,6 +19,7 @@ use crate::{Error, Result};
 /// One line of a [`line`] plot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
+    /// The legend's entry.
     pub label: String,
     /// `(x, y)` points, drawn in the given order.
     pub points: Vec<(f64, f64)>,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct Table {
     /// Shown above the table in markdown and on the terminal; not part of the CSV.
     pub title: Option<String>,
+    /// Column names.
     pub headers: Vec<String>,
     /// Rows shorter than `headers` are padded with empty cells; longer ones widen the table.
     pub rows: Vec<Vec<String>>,

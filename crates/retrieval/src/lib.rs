@@ -24,3 +24,8 @@ pub use exact::{ExactIndex, Exclusion, KnnSearch, Metric, Neighbors, Progress, R
 pub use hierarchy::{hierarchical_average_precision, pop_relevances, ClassHierarchy};
 pub use hnsw::{knn_recall, HnswIndex, HnswParams};
 pub use metrics::{average_precision, Evaluation, Queries, RetrievalMetrics};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -46,6 +46,7 @@ impl std::str::FromStr for DistanceConvention {
 /// Symmetric n×n matrix of distances between `labels`, row-major.
 #[derive(Clone, Debug)]
 pub struct DistanceMatrix {
+    /// The concepts of the rows and columns, in order.
     pub labels: Vec<ConceptId>,
     data: Vec<f64>,
 }

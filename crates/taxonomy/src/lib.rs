@@ -7,6 +7,8 @@
 //! [`Measure`]), concept-to-set similarity fast enough to rank all of ImageNet-21K
 //! ([`SetSimilarity`]), and "Making Better Mistakes" LCA-height distances ([`distance_matrix`]).
 
+#![warn(missing_docs)]
+
 mod distance;
 mod error;
 mod ic;
@@ -24,3 +26,8 @@ pub use setsim::SetSimilarity;
 pub use similarity::{read_pair_file, similarities, similarity, Measure};
 pub use snapshot::{read_snapshot, write_snapshot, SNAPSHOT_VERSION};
 pub use taxonomy::{ConceptId, Taxonomy, TaxonomySource};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
