@@ -5,8 +5,8 @@
 //! `cargo bench -p hiercog-train --bench train_cost -- WIDTH SIZE BATCH ITERS` (default 16 64 64
 //! 5) prints one JSON line per measurement; `-- epoch N [WIDTH]` instead times one real training
 //! epoch of `TrainConfig::small_resnet()` (64 px) on N rendered 224×224 PNGs: decoding,
-//! augmentation on the loader threads, forward, backward, SGD, checkpoint; `-- epoch-mlp N` one
-//! epoch of `TrainConfig::frozen_features(1280)` on N rows of 8 stored views.
+//! augmentation on the loader threads, forward, backward, SGD, checkpoint; `-- epoch-mlp N [EPOCHS]`
+//! EPOCHS epochs (default 1; the last one's time is the marginal cost) of `TrainConfig::frozen_features(1280)` on N rows of 8 stored views.
 
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
@@ -39,11 +39,14 @@ fn time_one_epoch(set: &hiercog_train::TrainSet, config: &hiercog_train::TrainCo
         hiercog_train::train(set, config, &loss, run.path(), &Device::Cpu, &opts, &|_| {}).unwrap();
     let secs = t0.elapsed().as_secs_f64();
     let rows = out.epochs[0].steps * config.batch_size;
+    // The last epoch's own time: the marginal cost, without set-up (run key, first allocations).
+    let last = out.epochs.last().expect("one epoch at least").seconds;
     println!(
-        "{{\"what\":\"epoch\",\"model\":\"{}\",\"inputs\":{rows},\"batch\":{},\"seconds\":{secs:.3},\"inputs_per_s\":{:.1}}}",
+        "{{\"what\":\"epoch\",\"model\":\"{}\",\"inputs\":{rows},\"batch\":{},\"epochs\":{},\"seconds\":{secs:.3},\"last_epoch_s\":{last:.3},\"inputs_per_s\":{:.1}}}",
         config.architecture.name(),
         config.batch_size,
-        rows as f64 / secs
+        config.epochs,
+        rows as f64 / last
     );
 }
 
@@ -77,7 +80,7 @@ fn epoch(n: usize, width: usize) {
 
 /// One epoch of the frozen-feature recipe (MLP 1280 → 512, 30 classes) on `n` rows of 8 stored
 /// views of random 1280-d features: seconds and rows/s.
-fn epoch_mlp(n: usize) {
+fn epoch_mlp(n: usize, epochs: usize) {
     use hiercog_train::{FeatureViews, TrainConfig, TrainSet};
     use rand::{Rng, SeedableRng};
     let (dim, classes, views) = (1280, 30, 8);
@@ -92,7 +95,7 @@ fn epoch_mlp(n: usize) {
     let labels = (0..n).map(|i| (i % classes) as u32).collect();
     let set = TrainSet::views(v, labels, names.clone()).unwrap();
     let config = TrainConfig {
-        epochs: 1,
+        epochs,
         warmup_epochs: 0,
         ..TrainConfig::frozen_features(dim)
     };
@@ -100,6 +103,8 @@ fn epoch_mlp(n: usize) {
 }
 
 fn main() {
+    // As the `hiercog` binary does.
+    hiercog_nn::use_one_candle_elementwise_thread();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
@@ -109,6 +114,7 @@ fn main() {
             args.get(1)
                 .map(|a| a.parse().expect("rows"))
                 .unwrap_or(1000),
+            args.get(2).map(|a| a.parse().expect("epochs")).unwrap_or(1),
         );
     }
     if args.first().map(String::as_str) == Some("epoch") {

@@ -149,10 +149,15 @@ impl FeatureViews {
         h.update(self.model.as_bytes());
         h.update((self.rows as u64).to_le_bytes());
         h.update((self.dim as u64).to_le_bytes());
+        // The same bytes as one update per value, in blocks (one call per value cost more than
+        // a training epoch of the MLP).
+        let mut block = Vec::with_capacity(4 * 4096);
         for g in &self.groups {
             h.update((g.views as u64).to_le_bytes());
-            for v in &g.data {
-                h.update(v.to_le_bytes());
+            for chunk in g.data.chunks(4096) {
+                block.clear();
+                block.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+                h.update(&block);
             }
         }
     }
