@@ -43,11 +43,14 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Render or compare reports of finished runs.
     Report(cmd::run::ReportArgs),
+    /// Train representations with different recipes and compare their concept generalisation.
+    Experiment(cmd::experiment::ExperimentArgs),
     /// Write a cluster job script (Slurm job array) that runs a configured evaluation at scale.
     Plan(cmd::run::PlanArgs),
 }
 
 fn main() {
+    hiercog_nn::use_one_candle_elementwise_thread();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Taxonomy(args) => cmd::taxonomy::run(args),
@@ -61,6 +64,7 @@ fn main() {
         Command::Run(args) => cmd::run::run(args),
         Command::Report(args) => cmd::run::run_report(args),
         Command::Plan(args) => cmd::run::run_plan(args),
+        Command::Experiment(args) => cmd::experiment::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

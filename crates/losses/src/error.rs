@@ -94,7 +94,7 @@ pub enum Error {
 
 /// The known name closest to `value` (edit distance counting a swap of neighbours as one edit: ≤ 2, or ≤ 3 for names longer than 4), for
 /// "did you mean" hints.
-pub(crate) fn closest<'a>(value: &str, known: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(value: &str, known: &[&'a str]) -> Option<&'a str> {
     let lower = value.to_ascii_lowercase();
     known
         .iter()

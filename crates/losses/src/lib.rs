@@ -22,7 +22,7 @@ mod spec;
 mod targets;
 mod tree;
 
-pub use error::{Error, Result};
+pub use error::{closest, Error, Result};
 pub use loss::HierarchicalLoss;
 pub use spec::{HxeWeighting, LossSpec, SoftLoss};
 pub use targets::Array;

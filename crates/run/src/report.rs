@@ -155,7 +155,8 @@ pub fn summarize(input: &ReportInput) -> RunReport {
     }
 }
 
-fn fmt_stat(s: &Option<Stat>, decimals: usize) -> String {
+/// `"71.3 ± 0.4"` (`decimals` digits), the mean alone for one seed, `–` for none.
+pub fn fmt_stat(s: &Option<Stat>, decimals: usize) -> String {
     match s {
         None => "–".into(),
         Some(s) if s.seeds == 1 => format!("{:.*}", decimals, s.mean),

@@ -110,8 +110,10 @@ impl Results {
 }
 
 /// The records of one dataset's probe runs, for a [`ProbeSweep`](crate::sweep::ProbeSweep).
-pub(crate) struct DatasetRecords<'a> {
+pub struct DatasetRecords<'a> {
+    /// Where the records go.
     pub results: &'a Results,
+    /// The dataset the runs belong to.
     pub dataset: &'a str,
 }
 

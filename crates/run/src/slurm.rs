@@ -38,7 +38,8 @@ pub struct Plan {
     pub probe_tasks: usize,
 }
 
-fn quote(s: &str) -> String {
+/// `s` quoted for a POSIX shell.
+pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
@@ -64,34 +65,7 @@ pub fn write_plan(p: &Pipeline, config: &Path, out: &Path, opts: &SlurmOptions) 
         quote(&config.display().to_string())
     );
     let header = |name: &str, array: Option<usize>, gpus: usize| {
-        let mut s = String::from("#!/usr/bin/env bash\n");
-        let _ = writeln!(
-            s,
-            "# Written by `hiercog plan --cluster slurm`; submit with submit.sh."
-        );
-        let _ = writeln!(s, "#SBATCH --job-name=hiercog-{name}");
-        let _ = writeln!(s, "#SBATCH --time={}", opts.time);
-        let _ = writeln!(s, "#SBATCH --cpus-per-task={}", opts.cpus);
-        if let Some(part) = &opts.partition {
-            let _ = writeln!(s, "#SBATCH --partition={part}");
-        }
-        if gpus > 0 {
-            let _ = writeln!(s, "#SBATCH --gpus={gpus}");
-        }
-        match array {
-            Some(n) => {
-                let _ = writeln!(s, "#SBATCH --array=0-{}", n.saturating_sub(1));
-                let _ = writeln!(s, "#SBATCH --output={}/{name}-%A_%a.log", logs.display());
-            }
-            None => {
-                let _ = writeln!(s, "#SBATCH --output={}/{name}-%j.log", logs.display());
-            }
-        }
-        for e in &opts.extra {
-            let _ = writeln!(s, "#SBATCH {e}");
-        }
-        s.push_str("set -euo pipefail\n");
-        s
+        sbatch_header(name, array, gpus, &logs, opts)
     };
     let device = if opts.gpus > 0 { " --device cuda" } else { "" };
     let scripts = [
@@ -140,7 +114,48 @@ pub fn write_plan(p: &Pipeline, config: &Path, out: &Path, opts: &SlurmOptions) 
     })
 }
 
-fn write_script(path: &Path, text: &str) -> Result<()> {
+/// The job script header: `#SBATCH` lines for the job `name` (a job array of `array` tasks if
+/// given, logs in `logs`), `gpus` GPUs, the options' time, CPUs, partition and extra lines; then
+/// `set -euo pipefail`.
+pub fn sbatch_header(
+    name: &str,
+    array: Option<usize>,
+    gpus: usize,
+    logs: &Path,
+    opts: &SlurmOptions,
+) -> String {
+    let mut s = String::from("#!/usr/bin/env bash\n");
+    let _ = writeln!(
+        s,
+        "# Written by hiercog (a Slurm plan); submit with submit.sh."
+    );
+    let _ = writeln!(s, "#SBATCH --job-name=hiercog-{name}");
+    let _ = writeln!(s, "#SBATCH --time={}", opts.time);
+    let _ = writeln!(s, "#SBATCH --cpus-per-task={}", opts.cpus);
+    if let Some(part) = &opts.partition {
+        let _ = writeln!(s, "#SBATCH --partition={part}");
+    }
+    if gpus > 0 {
+        let _ = writeln!(s, "#SBATCH --gpus={gpus}");
+    }
+    match array {
+        Some(n) => {
+            let _ = writeln!(s, "#SBATCH --array=0-{}", n.saturating_sub(1));
+            let _ = writeln!(s, "#SBATCH --output={}/{name}-%A_%a.log", logs.display());
+        }
+        None => {
+            let _ = writeln!(s, "#SBATCH --output={}/{name}-%j.log", logs.display());
+        }
+    }
+    for e in &opts.extra {
+        let _ = writeln!(s, "#SBATCH {e}");
+    }
+    s.push_str("set -euo pipefail\n");
+    s
+}
+
+/// Writes an executable script, atomically.
+pub fn write_script(path: &Path, text: &str) -> Result<()> {
     hiercog_io::write_atomic(path, text.as_bytes())?;
     #[cfg(unix)]
     {

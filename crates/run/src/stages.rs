@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use hiercog_cog::{load_benchmark, Benchmark, Split};
+use hiercog_cog::{load_benchmark, Benchmark, LabelledImages, Split};
 use hiercog_features::Format;
 use hiercog_nn::{device_from_name, model_spec, Backbone, ExtractOptions, ExtractProgress};
 use hiercog_probe::{KnnParams, ProgressEvent, ProtocolConfig};
@@ -116,7 +116,8 @@ impl Pipeline {
         &self.dir
     }
 
-    fn taxonomy(&self) -> hiercog_taxonomy::Result<&Arc<Taxonomy>> {
+    /// The run's taxonomy (WordNet or the configured is-a file), loaded once.
+    pub fn taxonomy(&self) -> hiercog_taxonomy::Result<&Arc<Taxonomy>> {
         if let Some(t) = self.tax.get() {
             return Ok(t);
         }
@@ -236,9 +237,9 @@ impl Pipeline {
         prepare::seen_splits(&self.cfg, &self.dir, tax, obs)
     }
 
-    /// The backbone, loaded on first use; a checkpoint not taken as it is (a prefix stripped,
-    /// keys ignored) is noted then.
-    fn model(&self, obs: &dyn Observer) -> Result<&Backbone> {
+    /// The frozen backbone, loaded on first use; a checkpoint not taken as it is (a prefix
+    /// stripped, keys ignored) is noted then.
+    pub fn model(&self, obs: &dyn Observer) -> Result<&Backbone> {
         if let Some(m) = self.model.get() {
             return Ok(m);
         }
@@ -259,6 +260,12 @@ impl Pipeline {
         self.dir.features(dataset, split).join("features")
     }
 
+    /// The labelled images of a dataset's split (after prepare), in the row order of its
+    /// features.
+    pub fn dataset_images(&self, dataset: &str, split: Split) -> Result<LabelledImages> {
+        prepare::dataset_items(&self.dir, self.benchmark()?, dataset, split)
+    }
+
     fn extract(&self, dataset: &str, split: Split, obs: &dyn Observer) -> Result<()> {
         let out = self.dir.features(dataset, split);
         if self.features_path(dataset, split).exists() {
@@ -267,8 +274,7 @@ impl Pipeline {
             ));
             return Ok(());
         }
-        let hiercog_cog::LabelledImages { items, classes } =
-            prepare::dataset_items(&self.dir, self.benchmark()?, dataset, split)?;
+        let LabelledImages { items, classes } = self.dataset_images(dataset, split)?;
         let model = self.model(obs)?;
         obs.task(
             &format!("extract {dataset}/{split}"),
@@ -302,7 +308,7 @@ impl Pipeline {
     }
 
     /// The probe runs of the config (shots and seeds of every dataset).
-    fn probe_plan(&self) -> ProbePlan {
+    pub fn probe_plan(&self) -> ProbePlan {
         let p = &self.cfg.probe;
         ProbePlan {
             protocol: ProtocolConfig {

@@ -77,3 +77,68 @@ pub fn with_flag_hint<E: std::error::Error + Send + Sync + 'static>(
         None => err,
     }
 }
+
+/// Which tasks of a staged command to run: all, one stage, or one task of a stage (a Slurm
+/// array index), as cluster jobs call it.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct StageSelection {
+    /// Only this stage (see --list-tasks; cluster jobs use it).
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    /// With --stage: only the task of this index within the stage (a Slurm array index).
+    #[arg(long, requires = "stage")]
+    pub task: Option<usize>,
+    /// Record probe results as one file per run (safe on shared file systems; the report stage
+    /// merges them).
+    #[arg(long)]
+    pub result_files: bool,
+    /// List the tasks, per stage, with their array indices, and exit.
+    #[arg(long)]
+    pub list_tasks: bool,
+}
+
+impl StageSelection {
+    /// Prints `stage<TAB>index<TAB>label` for every task, stage by stage (`--list-tasks`).
+    pub fn list<T>(
+        tasks: &[T],
+        stages: &[&str],
+        stage: impl Fn(&T) -> &str,
+        label: impl Fn(&T) -> String,
+    ) {
+        for s in stages {
+            for (i, t) in tasks.iter().filter(|t| stage(t) == *s).enumerate() {
+                println!("{s}\t{i}\t{}", label(t));
+            }
+        }
+    }
+
+    /// The selected tasks among `tasks` (all of them without --stage); `stages` names the stages
+    /// in messages.
+    pub fn select<T>(
+        &self,
+        tasks: Vec<T>,
+        stages: &[&str],
+        stage: impl Fn(&T) -> &str,
+    ) -> anyhow::Result<Vec<T>> {
+        let Some(wanted) = &self.stage else {
+            return Ok(tasks);
+        };
+        let of_stage: Vec<T> = tasks.into_iter().filter(|t| stage(t) == wanted).collect();
+        if of_stage.is_empty() {
+            anyhow::bail!(
+                "no task in stage {wanted:?}: stages are {}",
+                stages.join(", ")
+            );
+        }
+        match self.task {
+            None => Ok(of_stage),
+            Some(i) => {
+                let n = of_stage.len();
+                let task = of_stage.into_iter().nth(i).ok_or_else(|| {
+                    anyhow::anyhow!("stage {wanted} has {n} tasks (0..{}), not {i}", n - 1)
+                })?;
+                Ok(vec![task])
+            }
+        }
+    }
+}

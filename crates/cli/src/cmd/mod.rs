@@ -2,6 +2,7 @@
 
 pub mod cog;
 pub mod common;
+pub mod experiment;
 pub mod extract;
 pub mod probe;
 pub mod reduce;

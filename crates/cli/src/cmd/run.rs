@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use hiercog_probe::SolverKind;
 use hiercog_run::report::{cog_table, compare, load};
-use hiercog_run::slurm::{stage_tasks, write_plan, SlurmOptions};
+use hiercog_run::slurm::{write_plan, SlurmOptions};
+
+use super::common::StageSelection;
 use hiercog_run::{ImageSource, LevelSource, Observer, Pipeline, RunConfig, Task};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -89,18 +91,8 @@ pub struct RunArgs {
     /// Probe seeds, e.g. 22,37,45,77,93.
     #[arg(long, value_delimiter = ',')]
     seeds: Option<Vec<u64>>,
-    /// Only this stage: prepare, extract, probe or report (cluster jobs use it).
-    #[arg(long, value_name = "STAGE")]
-    stage: Option<String>,
-    /// With --stage: only the task of this index within the stage (a Slurm array index).
-    #[arg(long, requires = "stage")]
-    task: Option<usize>,
-    /// Record probe results as one file per run (safe on shared file systems; `hiercog report` merges them).
-    #[arg(long)]
-    result_files: bool,
-    /// List the tasks of the run, per stage, with their array indices, and exit.
-    #[arg(long)]
-    list_tasks: bool,
+    #[command(flatten)]
+    tasks: StageSelection,
 }
 
 impl RunArgs {
@@ -158,20 +150,20 @@ impl RunArgs {
 }
 
 /// Progress bars and lines on stderr, plus wall time per stage.
-struct Terminal {
+pub(crate) struct Terminal {
     bar: Mutex<Option<ProgressBar>>,
     stage_times: Mutex<Vec<(String, Duration)>>,
 }
 
 impl Terminal {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Terminal {
             bar: Mutex::new(None),
             stage_times: Mutex::new(Vec::new()),
         }
     }
 
-    fn finish_bar(&self) {
+    pub(crate) fn finish_bar(&self) {
         if let Some(bar) = self.bar.lock().unwrap().take() {
             bar.finish_and_clear();
         }
@@ -183,6 +175,37 @@ impl Terminal {
             Some((_, total)) => *total += d,
             None => t.push((stage.to_string(), d)),
         }
+    }
+}
+
+impl Terminal {
+    /// Runs one task, adding its wall time to its stage's and, on failure, its label and how to
+    /// resume to the error.
+    pub(crate) fn timed<T>(
+        &self,
+        stage: &str,
+        label: &str,
+        task: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let t0 = Instant::now();
+        let out = task()
+            .with_context(|| format!("{label} failed (re-run the same command to resume)"))?;
+        self.add_time(stage, t0.elapsed());
+        Ok(out)
+    }
+
+    /// Prints the wall time of each stage and the total since `started` on stderr.
+    pub(crate) fn print_times(&self, started: Instant) {
+        let times = self.stage_times.lock().unwrap();
+        let line: Vec<String> = times
+            .iter()
+            .map(|(s, d)| format!("{s} {:.1} s", d.as_secs_f64()))
+            .collect();
+        eprintln!(
+            "time per stage: {} (total {:.1} s)",
+            line.join(", "),
+            started.elapsed().as_secs_f64()
+        );
     }
 }
 
@@ -237,47 +260,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     let pipeline = Pipeline::new(cfg)?;
-    if args.list_tasks {
-        for stage in ["prepare", "extract", "probe", "report"] {
-            for (i, t) in stage_tasks(&pipeline, stage)?.iter().enumerate() {
-                println!("{stage}\t{i}\t{}", t.label());
-            }
-        }
+    const STAGES: [&str; 4] = ["prepare", "extract", "probe", "report"];
+    if args.tasks.list_tasks {
+        StageSelection::list(&pipeline.tasks()?, &STAGES, |t| t.stage(), Task::label);
         return Ok(());
     }
     let term = Terminal::new();
-    let tasks: Vec<Task> = match (&args.stage, args.task) {
-        (None, _) => pipeline.tasks()?,
-        (Some(stage), None) => stage_tasks(&pipeline, stage)?,
-        (Some(stage), Some(i)) => {
-            let all = stage_tasks(&pipeline, stage)?;
-            let n = all.len();
-            vec![all.into_iter().nth(i).with_context(|| {
-                format!(
-                    "stage {stage} has {n} tasks (0..{}), not {i}",
-                    n.saturating_sub(1)
-                )
-            })?]
-        }
-    };
-    if tasks.is_empty() {
-        bail!(
-            "no task in stage {:?}: stages are prepare, extract, probe, report",
-            args.stage.unwrap_or_default()
-        );
-    }
+    let tasks = args
+        .tasks
+        .select(pipeline.tasks()?, &STAGES, |t| t.stage())?;
     let started = Instant::now();
     for task in &tasks {
-        let t0 = Instant::now();
-        pipeline
-            .run_task(task, args.result_files, &term)
-            .with_context(|| {
-                format!(
-                    "{} failed (re-run the same command to resume)",
-                    task.label()
-                )
-            })?;
-        term.add_time(task.stage(), t0.elapsed());
+        term.timed(task.stage(), &task.label(), || {
+            Ok(pipeline.run_task(task, args.tasks.result_files, &term)?)
+        })?;
     }
     term.finish_bar();
     if tasks.contains(&Task::Report) {
@@ -291,16 +287,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             pipeline.dir().report().join("report.md").display()
         );
     }
-    let times = term.stage_times.lock().unwrap();
-    let line: Vec<String> = times
-        .iter()
-        .map(|(s, d)| format!("{s} {:.1} s", d.as_secs_f64()))
-        .collect();
-    eprintln!(
-        "time per stage: {} (total {:.1} s)",
-        line.join(", "),
-        started.elapsed().as_secs_f64()
-    );
+    term.print_times(started);
     if let Some(p) = config_path {
         eprintln!("config: {}", p.display());
     }
