@@ -237,6 +237,13 @@ fn hierarchy(args: HierarchyArgs) -> anyhow::Result<()> {
                 Ok(pipeline.run_task(&task, false, &term)?)
             })?;
         }
+        term.finish_bar();
+        let cog = hiercog_run::report::load(pipeline.dir().root())?;
+        println!(
+            "\nThe frozen backbone (CoG run, {}):\n{}",
+            pipeline.dir().report().join("report.md").display(),
+            hiercog_run::report::cog_table(&cog).to_terminal()
+        );
     }
     let experiment = Experiment::new(&pipeline, cfg, &out)?;
     const STAGES: [&str; 3] = ["views", "train", "report"];
