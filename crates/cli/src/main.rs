@@ -39,6 +39,8 @@ enum Command {
     Reduce(cmd::reduce::ReduceArgs),
     /// Retrieval evaluation of features: mAP, recall@k and hierarchical AP (H-AP).
     Retrieval(cmd::retrieval::RetrievalArgs),
+    /// Self-supervised pre-training of a backbone from images: MoCo-v2, MoCHi, MoCHi-LCA.
+    Pretrain(cmd::pretrain::PretrainArgs),
     /// Run the whole CoG evaluation of one backbone: levels, extraction, probes, report.
     Run(cmd::run::RunArgs),
     /// Render or compare reports of finished runs.
@@ -61,6 +63,7 @@ fn main() {
         Command::Models(args) => cmd::extract::run_models(args),
         Command::Reduce(args) => cmd::reduce::run(args),
         Command::Retrieval(args) => cmd::retrieval::run(args),
+        Command::Pretrain(args) => cmd::pretrain::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Report(args) => cmd::run::run_report(args),
         Command::Plan(args) => cmd::run::run_plan(args),

@@ -7,6 +7,7 @@ use crate::models::resnet::ResNet;
 use crate::models::vit::VisionTransformer;
 use crate::models::{Arch, ModelSpec};
 use crate::preprocess::Preprocess;
+use crate::trainable::{TrainedBackbone, CARD_FILE};
 use candle_core::{Device, Tensor};
 use std::path::Path;
 
@@ -14,11 +15,17 @@ enum Network {
     EfficientNetLite(EfficientNetLite),
     ResNet(ResNet),
     Vit(VisionTransformer),
+    /// A representation trained by hiercog (`hiercog-train`), e.g. MoCo's query trunk.
+    Trained(TrainedBackbone),
 }
 
-/// A loaded backbone on a device, ready to turn preprocessed images into features.
+/// A loaded backbone on a device, ready to turn preprocessed images into features: a network
+/// of the [`crate::models`] zoo from a checkpoint, or a model directory written by hiercog's
+/// training ([`Backbone::trained`]).
 pub struct Backbone {
-    spec: ModelSpec,
+    name: String,
+    preprocess: Preprocess,
+    spec: Option<ModelSpec>,
     net: Network,
     device: Device,
     feature_dim: usize,
@@ -73,11 +80,55 @@ impl Backbone {
         let ((net, feature_dim), keys) =
             checkpoint.fit(spec.name, spec.arch.first_key(), prefix, build)?;
         Ok(Backbone {
-            spec,
+            name: spec.name.to_string(),
+            preprocess: spec.preprocess.clone(),
+            spec: Some(spec),
             net,
             device: device.clone(),
             feature_dim,
             keys,
+        })
+    }
+
+    /// Whether `path` is a model directory written by hiercog's training (it holds a model
+    /// card), which [`Backbone::trained`] loads, rather than a registry name.
+    pub fn is_trained_dir(path: &Path) -> bool {
+        path.join(CARD_FILE).is_file()
+    }
+
+    /// Loads a model directory written by hiercog's training (`model.json` +
+    /// `backbone.safetensors`): the trunk, with the preprocessing it was trained with. Models
+    /// trained on the features of another backbone are refused: they transform features and
+    /// take no images.
+    pub fn trained(dir: &Path, device: &Device) -> Result<Self> {
+        let model = TrainedBackbone::load(dir, device)?;
+        let card = model.card();
+        let not_images = |reason: String| Error::Checkpoint {
+            path: dir.join(CARD_FILE),
+            reason,
+        };
+        if let Some(input) = &card.input_features {
+            return Err(not_images(format!(
+                "a model trained on the features of {input}, not on images: it is no backbone \
+                 (hiercog-train's `transform_features` applies it to those features)"
+            )));
+        }
+        let preprocess = card.preprocess.clone().ok_or_else(|| {
+            not_images("an image model without its preprocessing in the card".into())
+        })?;
+        let used = model.tensor_count();
+        Ok(Backbone {
+            name: format!("{} ({})", card.architecture.name(), dir.display()),
+            preprocess,
+            spec: None,
+            feature_dim: model.feature_dim(),
+            net: Network::Trained(model),
+            device: device.clone(),
+            keys: KeyReport {
+                prefix: String::new(),
+                used,
+                ignored: Vec::new(),
+            },
         })
     }
 
@@ -86,14 +137,20 @@ impl Backbone {
         &self.keys
     }
 
-    /// The registry entry the network was built from.
-    pub fn spec(&self) -> &ModelSpec {
-        &self.spec
+    /// The model's name: the registry name, or for a trained model its architecture and
+    /// directory. Extraction records it, so a resumed extraction continues the same model.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The registry entry the network was built from (`None` for a trained model).
+    pub fn spec(&self) -> Option<&ModelSpec> {
+        self.spec.as_ref()
     }
 
     /// The preprocessing the network expects.
     pub fn preprocess(&self) -> &Preprocess {
-        &self.spec.preprocess
+        &self.preprocess
     }
 
     /// Where the network's weights live.
@@ -113,13 +170,14 @@ impl Backbone {
             Network::EfficientNetLite(n) => n.forward(&x)?,
             Network::ResNet(n) => n.forward(&x)?,
             Network::Vit(n) => n.forward(&x)?,
+            Network::Trained(n) => (n.features(&x)?, None),
         };
         Ok(Output { features, logits })
     }
 
     /// Features and logits of preprocessed images given as CHW float vectors.
     pub fn forward_images(&self, images: &[Vec<f32>]) -> Result<Output> {
-        let side = self.spec.preprocess.crop as usize;
+        let side = self.preprocess.crop as usize;
         let flat: Vec<f32> = images.iter().flat_map(|v| v.iter().copied()).collect();
         let x = Tensor::from_vec(flat, (images.len(), 3, side, side), &self.device)?;
         self.forward(&x)

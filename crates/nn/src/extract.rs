@@ -142,7 +142,7 @@ pub fn extract(
     let mut writer = ShardWriter::open(out_dir, dim, opts.rows_per_shard)?;
     let (start, mut skipped) = resume_point(out_dir, model, items.len(), writer.completed_rows())?;
     let mut state = State {
-        model: model.spec().name.to_string(),
+        model: model.name().to_string(),
         total: items.len(),
         feature_dim: dim,
         skipped: std::mem::take(&mut skipped),
@@ -242,12 +242,12 @@ fn finished(dir: &Path, model: &Backbone, total: usize) -> Result<Option<Extract
     };
     let s: ExtractSummary =
         serde_json::from_str(&text).map_err(|e| resume_err(format!("{SUMMARY_FILE}: {e}")))?;
-    if s.model != model.spec().name || s.total != total {
+    if s.model != model.name() || s.total != total {
         return Err(resume_err(format!(
             "it holds a finished extraction of {} images by {}, this run asks for {total} by {}",
             s.total,
             s.model,
-            model.spec().name
+            model.name()
         )));
     }
     if !s.features.exists() {
@@ -284,7 +284,7 @@ fn resume_point(
     let text = std::fs::read_to_string(&path).map_err(read_err(&path))?;
     let state: State =
         serde_json::from_str(&text).map_err(|e| resume_err(format!("{STATE_FILE}: {e}")))?;
-    if state.model != model.spec().name
+    if state.model != model.name()
         || state.total != total
         || state.feature_dim != model.feature_dim()
     {
@@ -295,7 +295,7 @@ fn resume_point(
             state.model,
             model.feature_dim(),
             total,
-            model.spec().name
+            model.name()
         )));
     }
     let skipped_at: std::collections::HashSet<usize> =

@@ -161,6 +161,8 @@ impl Default for LevelsConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
+    /// A registry name (`hiercog models list`) or the model directory of a backbone trained by
+    /// hiercog (weights and preprocessing inside; `weights` must then be unset).
     pub name: String,
     /// Checkpoint path; none = the model's default weights (`hiercog models fetch-default`).
     pub weights: Option<PathBuf>,

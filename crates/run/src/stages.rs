@@ -97,7 +97,18 @@ impl Pipeline {
             }
         }
         // A mistyped model name fails now, not after images and levels are prepared.
-        model_spec(&cfg.model.name)?;
+        let trained = Path::new(&cfg.model.name);
+        if Backbone::is_trained_dir(trained) {
+            if cfg.model.weights.is_some() || cfg.model.weights_prefix.is_some() {
+                return Err(Error::Invalid(format!(
+                    "model {} is a trained model directory, which carries its weights: leave \
+                     the weights and weights_prefix settings out",
+                    cfg.model.name
+                )));
+            }
+        } else {
+            model_spec(&cfg.model.name)?;
+        }
         Ok(Pipeline {
             cfg,
             dir,
@@ -244,14 +255,21 @@ impl Pipeline {
             return Ok(m);
         }
         let m = &self.cfg.model;
-        let spec = model_spec(&m.name)?;
-        let weights = hiercog_nn::cache::resolve_weights(&m.name, m.weights.as_deref())?;
         let device = device_from_name(&m.device)?;
-        let backbone = Backbone::load(spec, &weights, m.weights_prefix.as_deref(), &device)?;
-        let keys = backbone.key_report();
-        if !keys.as_is() {
-            obs.note(&format!("weights {}: {keys}", weights.display()));
-        }
+        let dir = Path::new(&m.name);
+        let backbone = if Backbone::is_trained_dir(dir) {
+            // A model trained by hiercog: its directory holds weights and preprocessing.
+            Backbone::trained(dir, &device)?
+        } else {
+            let spec = model_spec(&m.name)?;
+            let weights = hiercog_nn::cache::resolve_weights(&m.name, m.weights.as_deref())?;
+            let backbone = Backbone::load(spec, &weights, m.weights_prefix.as_deref(), &device)?;
+            let keys = backbone.key_report();
+            if !keys.as_is() {
+                obs.note(&format!("weights {}: {keys}", weights.display()));
+            }
+            backbone
+        };
         Ok(self.model.get_or_init(|| backbone))
     }
 

@@ -240,7 +240,7 @@ pub fn extract_views(
     let rows = paths.len();
     let dim = backbone.feature_dim();
     let mut h = Sha256::new();
-    h.update(backbone.spec().name.as_bytes());
+    h.update(backbone.name().as_bytes());
     for p in paths {
         h.update(p.to_string_lossy().as_bytes());
         h.update([0]);
@@ -249,7 +249,7 @@ pub fn extract_views(
     h.update(seed.to_le_bytes());
     let manifest = Manifest {
         key: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
-        model: backbone.spec().name.to_string(),
+        model: backbone.name().to_string(),
         rows,
         dim,
         groups: groups.to_vec(),

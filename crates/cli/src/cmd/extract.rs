@@ -14,7 +14,9 @@ use std::path::PathBuf;
 /// Model, weights and device, shared by `extract` and `classify`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Backbone architecture (see `hiercog models list`).
+    /// Backbone architecture (see `hiercog models list`), or the model directory of a backbone
+    /// trained by hiercog (e.g. OUT/model of `hiercog pretrain moco`; it carries its weights
+    /// and preprocessing).
     #[arg(long, default_value = cache::DEFAULT_MODEL)]
     pub model: String,
     /// Checkpoint: .safetensors, PyTorch .pth (zip or legacy); `state_dict`/`model`/`module.`
@@ -43,10 +45,22 @@ impl ModelArgs {
                 .build_global()
                 .context("setting the thread count")?;
         }
+        let device = device_from_name(&self.device)?;
+        let dir = std::path::Path::new(&self.model);
+        if Backbone::is_trained_dir(dir) {
+            if self.weights.is_some() || self.weights_prefix.is_some() {
+                anyhow::bail!(
+                    "--model {}: a trained model directory carries its weights; leave out \
+                     --weights and --weights-prefix",
+                    self.model
+                );
+            }
+            return Backbone::trained(dir, &device)
+                .with_context(|| format!("loading the trained model --model {}", self.model));
+        }
         let spec = model_spec(&self.model)?;
         let weights = cache::resolve_weights(&self.model, self.weights.as_deref())
             .with_context(|| format!("--model {}: no --weights PATH given", self.model))?;
-        let device = device_from_name(&self.device)?;
         let model = Backbone::load(spec, &weights, self.weights_prefix.as_deref(), &device)
             .map_err(|e| match e {
                 hiercog_nn::Error::AmbiguousPrefix { .. }
@@ -156,7 +170,7 @@ pub fn run_extract(args: ExtractArgs) -> anyhow::Result<()> {
         "{} images in {} classes, {} ({}-d features) on {}",
         set.items.len(),
         set.classes.len(),
-        model.spec().name,
+        model.name(),
         model.feature_dim(),
         args.model.device
     );
@@ -253,7 +267,7 @@ pub fn run_classify(args: ClassifyArgs) -> anyhow::Result<()> {
             .with_context(|| {
                 format!(
                     "{} has no classifier head: it gives features only",
-                    model.spec().name
+                    model.name()
                 )
             })?
             .squeeze(0)?

@@ -4,6 +4,7 @@ pub mod cog;
 pub mod common;
 pub mod experiment;
 pub mod extract;
+pub mod pretrain;
 pub mod probe;
 pub mod reduce;
 pub mod retrieval;

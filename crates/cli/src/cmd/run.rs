@@ -51,7 +51,8 @@ pub struct RunArgs {
     /// Run directory (config: run_dir).
     #[arg(long, value_name = "DIR")]
     run_dir: Option<PathBuf>,
-    /// Backbone (config: model.name); `hiercog models list` shows them.
+    /// Backbone (config: model.name); `hiercog models list` shows them. Or the model directory
+    /// of a backbone trained by hiercog, e.g. OUT/model of `hiercog pretrain moco`.
     #[arg(long)]
     model: Option<String>,
     /// Checkpoint of the backbone (.pth or .safetensors); default: the model's built-in weights.

@@ -36,6 +36,7 @@ pub struct ModelCard {
 pub struct TrainedBackbone {
     card: ModelCard,
     backbone: TrainableBackbone,
+    tensors: usize,
 }
 
 impl TrainedBackbone {
@@ -84,8 +85,13 @@ impl TrainedBackbone {
         let vars = VarMap::new();
         let backbone =
             TrainableBackbone::new(&card.architecture, seeded_var_builder(&vars, 0, device))?;
+        let count = tensors.len();
         fill_vars(&vars, tensors, &weights, &card.architecture.name())?;
-        Ok(TrainedBackbone { card, backbone })
+        Ok(TrainedBackbone {
+            card,
+            backbone,
+            tensors: count,
+        })
     }
 
     /// How the model was made.
@@ -96,6 +102,11 @@ impl TrainedBackbone {
     /// Width of the representation.
     pub fn feature_dim(&self) -> usize {
         self.backbone.feature_dim()
+    }
+
+    /// How many tensors the weights file holds (all of them are used).
+    pub fn tensor_count(&self) -> usize {
+        self.tensors
     }
 
     /// The representation of a batch (images `(B, 3, H, W)` or features `(B, D)`), evaluation
