@@ -3,27 +3,12 @@
 //! `hiercog extract` and `hiercog run` like any other. Needs no downloaded weights.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const HIERCOG: &str = env!("CARGO_BIN_EXE_hiercog");
-
-fn hiercog(args: &[&str]) -> Output {
-    Command::new(HIERCOG).args(args).output().unwrap()
-}
-
-fn run_ok(args: &[&str]) -> Output {
-    let out = hiercog(args);
-    assert!(
-        out.status.success(),
-        "hiercog {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod support;
+use support::{hiercog, run_ok};
 
 fn stderr_of_failure(args: &[&str]) -> String {
-    let out = hiercog(args);
+    let out = hiercog(args).output().unwrap();
     assert!(!out.status.success(), "hiercog {args:?} succeeded");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -6,10 +6,11 @@
 //! `scripts/test.sh` runs first); without them they print a notice and return.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const HIERCOG: &str = env!("CARGO_BIN_EXE_hiercog");
+mod support;
+use support::{hiercog, run_ok};
 
 fn weights_present() -> bool {
     let cache = std::env::var_os("HIERCOG_CACHE")
@@ -47,23 +48,6 @@ seeds = [22, 37]
     let path = dir.join("run.toml");
     std::fs::write(&path, cfg).unwrap();
     path
-}
-
-fn hiercog(args: &[&str]) -> Command {
-    let mut c = Command::new(HIERCOG);
-    c.args(args);
-    c
-}
-
-fn run_ok(args: &[&str]) -> Output {
-    let out = hiercog(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "hiercog {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// Starts `hiercog` and kills it (SIGKILL) as soon as `ready` holds, or fails after a minute.
