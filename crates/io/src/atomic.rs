@@ -67,6 +67,9 @@ impl AtomicPath {
     pub fn commit(mut self) -> Result<()> {
         let target = self.target.clone();
         sync_tree(&self.tmp).map_err(Error::write(&target))?;
+        if let Some(name) = target.file_name() {
+            crate::abort_point(&format!("commit {}", name.to_string_lossy()));
+        }
         if target.is_dir() {
             let aside = temporary_for(&target);
             fs::rename(&target, &aside).map_err(Error::write(&target))?;
@@ -102,6 +105,25 @@ impl Drop for AtomicPath {
 /// moment: a temporary of a live writer in another process would be removed under it. The
 /// temporaries of this process are kept.
 pub fn sweep_temporaries(dir: &Path) -> Result<Vec<PathBuf>> {
+    sweep(dir, |_| true)
+}
+
+/// Removes the temporaries of `target` alone that earlier processes left beside it: for a task
+/// that owns one file of a directory shared with tasks running in parallel (a cluster array task's
+/// result file). Returns what was removed.
+pub fn sweep_temporaries_of(target: &Path) -> Result<Vec<PathBuf>> {
+    let Some(name) = target.file_name() else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!(".{}{TAG}", name.to_string_lossy());
+    sweep(parent(target), |n| {
+        n.strip_prefix(&prefix)
+            .is_some_and(|rest| !rest.contains(TAG))
+    })
+}
+
+/// Removes the temporaries of other processes in `dir` whose name passes `select`.
+fn sweep(dir: &Path, select: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -112,8 +134,9 @@ pub fn sweep_temporaries(dir: &Path) -> Result<Vec<PathBuf>> {
     for entry in entries {
         let entry = entry.map_err(Error::read(dir))?;
         let name = entry.file_name();
-        match temporary_pid(&name.to_string_lossy()) {
-            Some(pid) if pid != own => {
+        let name = name.to_string_lossy();
+        match temporary_pid(&name) {
+            Some(pid) if pid != own && select(&name) => {
                 let path = entry.path();
                 remove(&path).map_err(Error::write(&path))?;
                 removed.push(path);
@@ -303,5 +326,28 @@ mod tests {
         let own_name = own.file_name().unwrap().to_string_lossy().into_owned();
         assert_eq!(names(d), [own_name, "kept.json".to_string()]);
         assert!(sweep_temporaries(&d.join("missing")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn sweeping_one_target_leaves_the_temporaries_of_its_neighbours() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for name in [
+            ".ab12.json.tmp-999999999-0.json",
+            ".ab12.json.tmp-999999998-4.json",
+            ".ab123.json.tmp-999999999-1.json",
+            ".cd34.json.tmp-999999999-2.json",
+        ] {
+            fs::write(d.join(name), b"x").unwrap();
+        }
+        let removed = sweep_temporaries_of(&d.join("ab12.json")).unwrap();
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        assert_eq!(
+            names(d),
+            [
+                ".ab123.json.tmp-999999999-1.json",
+                ".cd34.json.tmp-999999999-2.json"
+            ]
+        );
     }
 }

@@ -6,6 +6,8 @@
 //!   path (image encoders) or build a whole directory.
 //! * [`sweep_temporaries`]: removes the temporaries that a killed writer left behind; every
 //!   temporary has one recognisable name, `.<target>.tmp-<pid>-<n>[.<ext>]` ([`is_temporary`]).
+//! * [`FileLock`]: an exclusive lock per task of a run directory, free again when its holder dies.
+//! * [`abort_point`]: tests abort a process at a named point (`HIERCOG_ABORT_AT`).
 //! * [`LineFile`] / [`content_lines`]: text files of lines with `#` comments, yielded as
 //!   `(line number, text)`, whose errors name `file:line`.
 //!
@@ -22,13 +24,20 @@
 
 #![warn(missing_docs)]
 
+mod abort;
 mod atomic;
 mod error;
 mod lines;
+mod lock;
 
-pub use atomic::{is_temporary, sweep_temporaries, write_atomic, write_atomic_with, AtomicPath};
+pub use abort::{abort_point, ABORT_AT_ENV};
+pub use atomic::{
+    is_temporary, sweep_temporaries, sweep_temporaries_of, write_atomic, write_atomic_with,
+    AtomicPath,
+};
 pub use error::{Error, Result};
 pub use lines::{content_lines, LineFile};
+pub use lock::FileLock;
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

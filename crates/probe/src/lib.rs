@@ -38,8 +38,8 @@ pub use metrics::{
 };
 pub use precondition::CovariancePreconditioner;
 pub use protocol::{
-    run_protocol, FastSearch, HyperParams, ProbeResult, ProgressEvent, ProtocolConfig, SgdSearch,
-    SolverKind, TestMetrics, Trial,
+    run_protocol, FastSearch, HyperParams, PathEnd, ProbeResult, ProgressEvent, ProtocolConfig,
+    SgdSearch, SolverKind, TestMetrics, Trial,
 };
 pub use sampling::{few_shot, stratified_split, Split};
 

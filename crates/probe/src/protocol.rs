@@ -246,6 +246,39 @@ pub struct ProbeResult {
     pub wall_seconds: f64,
 }
 
+/// Which end of the fast solver's regularisation path a chosen λ sits at: the best λ may lie
+/// beyond it, so the range should be widened on that side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathEnd {
+    /// The largest λ (`l2_max`): the strongest regularisation tried.
+    Largest,
+    /// The smallest λ (`l2_min`): the weakest regularisation tried.
+    Smallest,
+}
+
+impl ProbeResult {
+    /// The end of the regularisation path the chosen λ sits at, if it does (fast solver with a
+    /// path of more than one point; `None` otherwise).
+    pub fn lambda_at_path_end(&self) -> Option<PathEnd> {
+        let (&HyperParams::Fast { l2 }, SolverKind::Fast) = (&self.chosen, self.config.solver)
+        else {
+            return None;
+        };
+        let f = &self.config.fast;
+        if f.trials < 2 {
+            return None;
+        }
+        let near = |end: f64| (l2 - end).abs() <= end * 1e-9;
+        if near(f.l2_max) {
+            Some(PathEnd::Largest)
+        } else if near(f.l2_min) {
+            Some(PathEnd::Smallest)
+        } else {
+            None
+        }
+    }
+}
+
 /// What the protocol reports while it runs; fits are numbered `0..fits` (search trials, then the final fit).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ProgressEvent {
@@ -714,6 +747,20 @@ mod tests {
         let flat = r.trials[0].val_top1.unwrap();
         assert!(flat < 70.0, "the strongest λ should be near chance: {flat}");
         assert!(r.test.top1 > 95.0, "{:?} chose {:?}", r.test, r.chosen);
+
+        // Either end of the path is flagged, a λ inside it is not.
+        let fast = &r.config.fast;
+        for (l2, end) in [
+            (fast.l2_max, Some(PathEnd::Largest)),
+            (fast.l2_min, Some(PathEnd::Smallest)),
+            ((fast.l2_max * fast.l2_min).sqrt(), None),
+        ] {
+            let chosen = ProbeResult {
+                chosen: HyperParams::Fast { l2 },
+                ..r.clone()
+            };
+            assert_eq!(chosen.lambda_at_path_end(), end, "λ = {l2:e}");
+        }
     }
 
     /// Row views instead of split copies and block-streamed passes instead of cached logits (what

@@ -90,21 +90,38 @@ pub fn lca_distance(
     Ok(distance_matrix(tax, &[a, b], conv)?.get(0, 1))
 }
 
-/// All pairwise distances of `labels` under `conv` (rows in parallel).
+/// All pairwise distances of `labels` under `conv` (rows in parallel), in the hierarchy induced
+/// by `labels` themselves.
 pub fn distance_matrix(
     tax: &Taxonomy,
     labels: &[ConceptId],
     conv: DistanceConvention,
 ) -> Result<DistanceMatrix> {
+    distance_matrix_within(tax, labels, &[], conv)
+}
+
+/// All pairwise distances of `labels` under `conv`, in the hierarchy induced by `labels` and
+/// `hierarchy` together: datasets that each hold a part of one benchmark's concepts measure their
+/// distances in one shared hierarchy (the whole benchmark's), so that their values compare.
+pub fn distance_matrix_within(
+    tax: &Taxonomy,
+    labels: &[ConceptId],
+    hierarchy: &[ConceptId],
+    conv: DistanceConvention,
+) -> Result<DistanceMatrix> {
     if labels.is_empty() {
         return Err(Error::Empty("the label set"));
     }
-    if let Some(c) = labels.iter().find(|c| c.index() >= tax.len()) {
+    if let Some(c) = labels
+        .iter()
+        .chain(hierarchy)
+        .find(|c| c.index() >= tax.len())
+    {
         return Err(Error::BadConceptId(c.0));
     }
     let n = tax.len();
     let mut induced = vec![false; n];
-    for &l in labels {
+    for &l in labels.iter().chain(hierarchy) {
         for a in tax.ancestors(l) {
             induced[a.index()] = true;
         }
@@ -127,7 +144,12 @@ pub fn distance_matrix(
             h.into_iter().map(f64::from).collect()
         }
         DistanceConvention::PaddedLcaHeight => {
-            let d = labels.iter().map(|&l| tax.max_depth(l)).max().unwrap_or(0) as f64;
+            let d = labels
+                .iter()
+                .chain(hierarchy)
+                .map(|&l| tax.max_depth(l))
+                .max()
+                .unwrap_or(0) as f64;
             tax.all().map(|x| d - tax.max_depth(x) as f64).collect()
         }
     };

@@ -19,7 +19,9 @@ mod snapshot;
 mod taxonomy;
 mod wordnet;
 
-pub use distance::{distance_matrix, lca_distance, DistanceConvention, DistanceMatrix};
+pub use distance::{
+    distance_matrix, distance_matrix_within, lca_distance, DistanceConvention, DistanceMatrix,
+};
 pub use error::{Error, Result};
 pub use ic::{InformationContent, IC_INFINITY};
 pub use setsim::SetSimilarity;

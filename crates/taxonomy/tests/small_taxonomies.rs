@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use hiercog_taxonomy::{
-    distance_matrix, lca_distance, similarity, DistanceConvention, Error, InformationContent,
-    Measure, SetSimilarity, Taxonomy,
+    distance_matrix, distance_matrix_within, lca_distance, similarity, DistanceConvention, Error,
+    InformationContent, Measure, SetSimilarity, Taxonomy,
 };
 
 fn isa(text: &str) -> hiercog_taxonomy::Result<Taxonomy> {
@@ -72,6 +72,40 @@ fn lca_heights_on_a_hand_checked_tree() {
         lca_distance(&t, dog, terrier, DistanceConvention::LcaHeight).unwrap(),
         1.0
     );
+}
+
+#[test]
+fn distances_within_a_shared_hierarchy_compare_across_label_sets() {
+    let t = isa(TREE).unwrap();
+    let id = |n: &str| t.id(n).unwrap();
+    let dogs = [id("terrier"), id("hound")];
+    let all: Vec<_> = ["terrier", "hound", "cat", "oak", "bristlecone"]
+        .iter()
+        .map(|n| id(n))
+        .collect();
+    // Alone, the two dogs induce dog (height 1) and its ancestors as a chain: d = 1.
+    let alone = distance_matrix(&t, &dogs, DistanceConvention::LcaHeight).unwrap();
+    assert_eq!(alone.get(0, 1), 1.0);
+    // In the hierarchy of all five labels, d(terrier, hound) is the same as in the full matrix,
+    // and d(cat, oak) = h(root) = 4 whichever subset holds them.
+    let shared = distance_matrix_within(&t, &dogs, &all, DistanceConvention::LcaHeight).unwrap();
+    let full = distance_matrix(&t, &all, DistanceConvention::LcaHeight).unwrap();
+    assert_eq!(shared.get(0, 1), full.get(0, 1));
+    let far = [id("cat"), id("oak")];
+    assert_eq!(
+        distance_matrix(&t, &far, DistanceConvention::LcaHeight)
+            .unwrap()
+            .get(0, 1),
+        3.0,
+        "alone, cat and oak induce root with height 3"
+    );
+    let far_shared = distance_matrix_within(&t, &far, &all, DistanceConvention::LcaHeight).unwrap();
+    assert_eq!(far_shared.get(0, 1), full.get(2, 3));
+    assert_eq!(far_shared.get(0, 1), 4.0);
+    // Padded: D is the deepest label of the shared hierarchy (bristlecone, depth 4).
+    let padded =
+        distance_matrix_within(&t, &dogs, &all, DistanceConvention::PaddedLcaHeight).unwrap();
+    assert_eq!(padded.get(0, 1), 4.0 - 2.0);
 }
 
 #[test]
