@@ -30,7 +30,7 @@ mod source;
 pub mod stats;
 pub mod summary;
 
-pub use config::{Depth, ExperimentConfig, ViewsConfig};
+pub use config::{Depth, ExperimentConfig, OptimizerChoice, ViewsConfig};
 pub use error::{Error, Result};
 pub use experiment::{Experiment, Task, Unit, UnitResult};
 pub use recipe::Recipe;

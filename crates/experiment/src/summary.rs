@@ -61,6 +61,9 @@ pub struct RecipeRow {
     pub few_shot: Vec<BTreeMap<usize, Stat>>,
     /// Training images per class of each dataset's all-data probe (the x of its all-data point).
     pub images_per_class: Vec<Option<f64>>,
+    /// Training top-1 (%) of the last epoch, over seeds (none for the pretrained row): how well
+    /// the recipe fitted the seen training set.
+    pub train_top1: Option<Stat>,
     /// Mean training seconds per seed (none for the pretrained row).
     pub train_seconds: Option<f64>,
     /// Mean seconds per seed of representing and probing.
@@ -202,8 +205,19 @@ fn row(
     recipe: String,
     replicates: &[(u64, Vec<&ProbeRecord>)],
     datasets: &[String],
-    seconds: Option<(f64, f64)>,
+    units: &[&UnitResult],
 ) -> RecipeRow {
+    let n = units.len().max(1) as f64;
+    let seconds = (!units.is_empty()).then(|| {
+        (
+            units.iter().map(|u| u.train_seconds).sum::<f64>() / n,
+            units
+                .iter()
+                .map(|u| u.represent_seconds + u.probe_seconds)
+                .sum::<f64>()
+                / n,
+        )
+    });
     let per_seed: Vec<SeedValues> = replicates
         .iter()
         .map(|(seed, recs)| seed_values(*seed, recs, datasets))
@@ -252,6 +266,7 @@ fn row(
             })
             .collect(),
         images_per_class,
+        train_top1: stat(&units.iter().map(|u| u.train_top1).collect::<Vec<_>>()),
         train_seconds: seconds.map(|s| s.0),
         eval_seconds: seconds.map(|s| s.1),
         per_seed,
@@ -337,7 +352,7 @@ pub fn summarize(input: &SummaryInput) -> ExperimentReport {
         "pretrained (frozen)".into(),
         &by_seed.into_iter().collect::<Vec<_>>(),
         &datasets,
-        None,
+        &[],
     );
 
     let rows: Vec<RecipeRow> = input
@@ -354,18 +369,7 @@ pub fn summarize(input: &SummaryInput) -> ExperimentReport {
                 .iter()
                 .map(|u| (u.unit.seed, u.probes.iter().collect()))
                 .collect();
-            let n = units.len().max(1) as f64;
-            let seconds = (!units.is_empty()).then(|| {
-                (
-                    units.iter().map(|u| u.train_seconds).sum::<f64>() / n,
-                    units
-                        .iter()
-                        .map(|u| u.represent_seconds + u.probe_seconds)
-                        .sum::<f64>()
-                        / n,
-                )
-            });
-            row(recipe.to_string(), &replicates, &datasets, seconds)
+            row(recipe.to_string(), &replicates, &datasets, &units)
         })
         .collect();
 
@@ -429,7 +433,7 @@ pub fn table(r: &ExperimentReport) -> Table {
         .map(String::from)
         .to_vec();
     headers.extend(r.datasets[1..].iter().map(|d| format!("{d} top-1")));
-    headers.extend(["mean L top-1", "train s/seed"].map(String::from));
+    headers.extend(["mean L top-1", "train top-1", "train s/seed"].map(String::from));
     let mut t = Table::new(headers).with_title(format!(
         "Recipes trained on the seen concepts, CoG linear probe of the new representation: \
          mean ± std over {} training seeds{}",
@@ -454,6 +458,7 @@ pub fn table(r: &ExperimentReport) -> Table {
         ];
         cells.extend(row.top1[1..].iter().map(|s| fmt_stat(s, 1)));
         cells.push(fmt_stat(&row.mean_level_top1, 1));
+        cells.push(fmt_stat(&row.train_top1, 1));
         cells.push(row.train_seconds.map_or("–".into(), |s| format!("{s:.0}")));
         t.push_row(cells);
     }
@@ -616,8 +621,9 @@ pub fn write(r: &ExperimentReport, dir: &Path) -> Result<()> {
         "\nSeen top-1, mistake severity (mean LCA height of top-1 mistakes) and hdist@5 (mean LCA \
          height over the top-5 predictions) are measured on the seen test set; L1…Lk are the \
          levels of unseen concepts, L1 closest to the seen concepts. std is over seeds (numpy's \
-         population std). The pretrained row is the frozen backbone's own features (std over \
-         probe seeds).\n"
+         population std). Train top-1 is the last epoch's accuracy on the seen training set (how \
+         well the recipe fitted it). The pretrained row is the frozen backbone's own features \
+         (std over probe seeds).\n"
     );
     let _ = writeln!(md, "## The answer on this data\n");
     for a in &r.answer {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use hiercog_experiment::{Depth, Experiment, ExperimentConfig, Recipe, Task};
+use hiercog_experiment::{Depth, Experiment, ExperimentConfig, OptimizerChoice, Recipe, Task};
 use hiercog_run::{Pipeline, RunConfig};
 
 use super::common::StageSelection;
@@ -66,6 +66,13 @@ pub struct HierarchyArgs {
     /// Training epochs (default: the depth's preset).
     #[arg(long)]
     epochs: Option<usize>,
+    /// The optimizer: adamw (default; its steps do not depend on the loss's scale) or preset (the
+    /// depth's SGD).
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// Peak learning rate (default: 1e-3 with AdamW, the preset's with --optimizer preset).
+    #[arg(long)]
+    lr: Option<f64>,
     /// `cpu` or `cuda` (a build with `--features cuda`).
     #[arg(long)]
     device: Option<String>,
@@ -135,6 +142,16 @@ impl HierarchyArgs {
         }
         if let Some(e) = self.epochs {
             cfg.epochs = Some(e);
+        }
+        if let Some(o) = &self.optimizer {
+            cfg.optimizer = match o.as_str() {
+                "adamw" => OptimizerChoice::Adamw,
+                "preset" => OptimizerChoice::Preset,
+                other => bail!("--optimizer: unknown optimizer {other:?}; use adamw or preset"),
+            };
+        }
+        if self.lr.is_some() {
+            cfg.lr = self.lr;
         }
         if let Some(d) = &self.device {
             cfg.device.clone_from(d);
