@@ -53,6 +53,13 @@ enum Command {
 
 fn main() {
     hiercog_nn::use_one_candle_elementwise_thread();
+    // Output piped into a reader that stops early (`hiercog taxonomy show X | head -1`) ends the
+    // process quietly, as for other command-line tools, instead of a panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: called first in `main`, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Taxonomy(args) => cmd::taxonomy::run(args),

@@ -97,3 +97,17 @@ fn the_command_line_adds_the_flag_that_fixes_a_library_error() {
     assert_eq!(err.matches("unicorn").count(), 1, "{err}");
     assert!(!out.exists());
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // A reader that has already gone, as `| head -1` is after its line: every write fails.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(HIERCOG)
+        .args(["taxonomy", "show", "n02084071"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.is_empty(), "{err}");
+}

@@ -37,8 +37,8 @@ serde_as_name!(IcSource, CutStyle, Preset, ConceptSource);
 /// Where the information content of the IC-based measures (res, lin, jcn) comes from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum IcSource {
-    /// `pool-subtree`: IC(c) = -log(#pool concepts in the subtree of c / #pool concepts). With the
-    /// ImageNet-21K pool this is the IC that reproduces the official levels best (spec section 2).
+    /// `pool-subtree`: IC(c) = -log(#pool concepts in the subtree of c / #pool concepts); no
+    /// comparison with the official levels backs one IC over another here.
     PoolSubtree,
     /// `image-counts`: from the image counts (each concept's images, propagated to its ancestors).
     ImageCounts,

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hiercog_run::slurm::{quote, sbatch_header, write_script, SlurmOptions};
+use hiercog_run::slurm::{quote, sbatch_header, write_script, SbatchJob, SlurmOptions};
 
 use crate::config::ExperimentConfig;
 use crate::Result;
@@ -51,7 +51,7 @@ pub fn write_plan(
             "views",
             format!(
                 "{}{command} --stage views\n",
-                sbatch_header("views", None, opts.gpus, &logs, opts)
+                sbatch_header(&SbatchJob::main("views", None, opts.gpus, opts), &logs, opts)
             ),
         ));
     }
@@ -59,14 +59,14 @@ pub fn write_plan(
         "train",
         format!(
             "{}{command} --stage train --task \"$SLURM_ARRAY_TASK_ID\" --result-files{device}\n",
-            sbatch_header("train", Some(train), opts.gpus, &logs, opts)
+            sbatch_header(&SbatchJob::main("train", Some(train), opts.gpus, opts), &logs, opts)
         ),
     ));
     jobs.push((
         "report",
         format!(
             "{}{command} --stage report\n",
-            sbatch_header("report", None, 0, &logs, opts)
+            sbatch_header(&SbatchJob::main("report", None, 0, opts), &logs, opts)
         ),
     ));
     let mut submit = format!(

@@ -316,19 +316,72 @@ impl RunConfig {
         c
     }
 
-    /// Reads a TOML config; missing fields take their defaults, unknown fields are errors.
+    /// Reads a TOML config; missing fields take their defaults, unknown fields are errors. Relative
+    /// paths in it are relative to the file's directory, wherever the run is started from (a
+    /// cluster job starts elsewhere): they are returned absolute ([`RunConfig::resolve_paths`]).
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(hiercog_io::Error::read(path))?;
-        toml::from_str(&text).map_err(|e| Error::Config {
+        let mut cfg: RunConfig = toml::from_str(&text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             message: e.to_string(),
-        })
+        })?;
+        let file = std::path::absolute(path).map_err(hiercog_io::Error::read(path))?;
+        cfg.resolve_paths(file.parent().unwrap_or(Path::new("/")));
+        Ok(cfg)
+    }
+
+    /// Makes every relative path of the config (run directory, images, levels files, weights,
+    /// taxonomy files, concept lists, IC counts) absolute by joining it to `base`, so that the
+    /// same run is the same config however its paths were spelled, and jobs started from another
+    /// directory find every file.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let abs = |p: &mut PathBuf| *p = normalized(&base.join(&*p));
+        let opt = |p: &mut Option<PathBuf>| {
+            if let Some(p) = p {
+                abs(p)
+            }
+        };
+        abs(&mut self.run_dir);
+        opt(&mut self.taxonomy.wordnet_dir);
+        opt(&mut self.taxonomy.isa_file);
+        opt(&mut self.images.root);
+        opt(&mut self.images.seen_root);
+        opt(&mut self.levels.official_levels_pkl);
+        opt(&mut self.levels.official_split_pkl);
+        opt(&mut self.levels.dir);
+        opt(&mut self.model.weights);
+        for set in [&mut self.levels.seen, &mut self.levels.pool] {
+            if let ConceptSet::Listed(ConceptSource::File(p)) = set {
+                abs(p);
+            }
+        }
+        if let IcSource::Counts(p) = &mut self.levels.ic {
+            abs(p);
+        }
     }
 
     /// The effective configuration as TOML (what `--print-config` shows and what the run directory keeps).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a RunConfig always serializes")
     }
+}
+
+/// `path` without `.` and `..` components (lexically: `a/b/../c` is `a/c`).
+fn normalized(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -368,6 +421,35 @@ mod tests {
             err.to_string()
                 .contains("unknown level preset \"plain\": use imagenet-cog or generic"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("configs");
+        std::fs::create_dir(&sub).unwrap();
+        let path = sub.join("cog.toml");
+        std::fs::write(
+            &path,
+            "run_dir = \"../runs/r50\"\n[images]\nroot = \"/data/in21k\"\n\
+             [levels]\nseen = \"seen.txt\"\npool = \"imagenet21k\"\nic = \"counts:ic.tsv\"\n\
+             official_levels_pkl = \"levels.pkl\"\n[model]\nweights = \"resnet50.pth\"\n",
+        )
+        .unwrap();
+        let cfg = RunConfig::load(&path).unwrap();
+        assert_eq!(cfg.run_dir, dir.path().join("runs/r50"));
+        assert_eq!(cfg.images.root.as_deref(), Some(Path::new("/data/in21k")));
+        assert_eq!(cfg.model.weights, Some(sub.join("resnet50.pth")));
+        assert_eq!(cfg.levels.official_levels_pkl, Some(sub.join("levels.pkl")));
+        assert_eq!(cfg.levels.ic, IcSource::Counts(sub.join("ic.tsv")));
+        assert_eq!(
+            cfg.levels.seen,
+            ConceptSet::Listed(ConceptSource::File(sub.join("seen.txt")))
+        );
+        assert_eq!(
+            cfg.levels.pool,
+            ConceptSet::Listed(ConceptSource::Imagenet21k)
         );
     }
 

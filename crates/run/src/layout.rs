@@ -10,6 +10,7 @@
 //!   features/<dataset>/<split>/ extracted features (sharded while running, then one feature set)
 //!   results.sqlite              the results store (one record per finished probe run)
 //!   results/                    per-task result files written by cluster array tasks
+//!   locks/                      one lock file per task (who holds it, while it runs)
 //!   report/                     report.md, report.json, plots
 //! ```
 
@@ -68,5 +69,13 @@ impl RunDir {
 
     pub fn report(&self) -> PathBuf {
         self.root.join("report")
+    }
+
+    /// The lock file of the task labelled `label` (its words joined by `-`).
+    pub fn lock(&self, label: &str) -> PathBuf {
+        let name: Vec<&str> = label.split_whitespace().collect();
+        self.root
+            .join("locks")
+            .join(format!("{}.lock", name.join("-").replace('/', "-")))
     }
 }

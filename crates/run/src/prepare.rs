@@ -202,6 +202,9 @@ pub(crate) fn levels(
         }
         LevelSource::Dir => unreachable!("handled above"),
     };
+    // The official split file names images relative to the ImageNet-21K root: record the root,
+    // so that the benchmark's split paths resolve wherever the run is started from.
+    let official_splits = official_splits.map(|s| s.with_images_root(&root));
     let splits: &dyn SplitSource = match &official_splits {
         Some(s) => s,
         None => &tree,
@@ -215,7 +218,7 @@ pub(crate) fn levels(
     Ok(load_benchmark(&out)?)
 }
 
-fn taxonomy_source(cfg: &RunConfig) -> TaxonomySource {
+pub(crate) fn taxonomy_source(cfg: &RunConfig) -> TaxonomySource {
     TaxonomySource::choose(
         cfg.taxonomy.wordnet_dir.as_deref(),
         cfg.taxonomy.isa_file.as_deref(),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use hiercog_probe::ProbeResult;
+use hiercog_probe::{PathEnd, ProbeResult};
 use hiercog_report::plot::{self, LineOptions, Series};
 use hiercog_report::table::{mean_std, Table};
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,10 @@ pub struct DatasetReport {
     pub knn_top1: Option<Stat>,
     /// Mean LCA height of top-1 mistakes and average hierarchical distance@5.
     pub mistake_severity: Option<Stat>,
+    /// The top-1 mistakes of the all-data runs, summed over seeds: what the mistake severity is a
+    /// mean over.
+    #[serde(default)]
+    pub mistakes: Option<usize>,
     pub hdist_at_5: Option<Stat>,
     /// Few-shot top-1 by shots per class.
     pub few_shot: BTreeMap<usize, Stat>,
@@ -65,6 +69,51 @@ pub struct RunReport {
     pub datasets: Vec<DatasetReport>,
     /// Probe runs not finished yet (the report is partial when non-zero).
     pub missing_runs: usize,
+    /// The machines the probe runs were computed on, with how many runs each: results are
+    /// identical run to run on one machine and may move in the last digits across CPUs.
+    #[serde(default)]
+    pub machines: Vec<(String, usize)>,
+    /// Runs whose chosen λ is the largest of the regularisation path.
+    #[serde(default)]
+    pub lambda_at_largest: usize,
+    /// The hierarchy the class distances are measured in.
+    #[serde(default)]
+    pub hierarchy: String,
+    /// Runs whose chosen λ is the smallest of the regularisation path.
+    #[serde(default)]
+    pub lambda_at_smallest: usize,
+}
+
+impl RunReport {
+    /// A line on the λ chosen at an end of the path (the best may lie beyond it), if any was.
+    pub fn path_end_note(&self) -> Option<String> {
+        let runs = self.lambda_at_largest + self.lambda_at_smallest;
+        (runs > 0).then(|| {
+            format!(
+                "the chosen λ is at an end of the regularisation path in {runs} probe runs \
+                 ({} at the largest λ, {} at the smallest): the best λ may lie beyond it; \
+                 compare with `hiercog probe --l2-range` over a wider range",
+                self.lambda_at_largest, self.lambda_at_smallest
+            )
+        })
+    }
+
+    /// The line saying where the probe runs were computed.
+    pub fn machines_line(&self) -> String {
+        if self.machines.is_empty() {
+            return "machine: not recorded".into();
+        }
+        let list: Vec<String> = self
+            .machines
+            .iter()
+            .map(|(m, n)| format!("{m} ({n} runs)"))
+            .collect();
+        format!(
+            "computed on: {} — identical run to run on one machine; floating-point results may \
+             move across CPUs",
+            list.join("; ")
+        )
+    }
 }
 
 /// What a report is made of, gathered by the pipeline
@@ -88,6 +137,8 @@ pub struct ReportInput {
     pub missing_runs: usize,
     /// The levels' benchmark directory (its similarity histogram is copied into the report).
     pub levels_dir: Option<PathBuf>,
+    /// The hierarchy the class distances are measured in (a sentence for the report).
+    pub hierarchy: String,
 }
 
 /// The report's numbers: mean ± std over seeds per dataset and shot count.
@@ -105,6 +156,7 @@ pub fn summarize(input: &ReportInput) -> RunReport {
             top5: None,
             knn_top1: None,
             mistake_severity: None,
+            mistakes: None,
             hdist_at_5: None,
             few_shot: BTreeMap::new(),
         })
@@ -136,6 +188,11 @@ pub fn summarize(input: &ReportInput) -> RunReport {
                     .and_then(|h| h.mistake_severity)
             });
             d.hdist_at_5 = values(&|r| r.test.hierarchical.as_ref().map(|h| h.hdist_at_5));
+            d.mistakes = d.mistake_severity.as_ref().map(|_| {
+                runs.iter()
+                    .map(|r| (r.test_rows as f64 * (100.0 - r.test.top1) / 100.0).round() as usize)
+                    .sum()
+            });
         }
         for (&(name, shots), runs) in &by_run {
             if let (true, Some(n)) = (name == d.name, shots) {
@@ -145,6 +202,21 @@ pub fn summarize(input: &ReportInput) -> RunReport {
             }
         }
     }
+    let mut machines: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &input.runs {
+        let m = r
+            .machine
+            .as_ref()
+            .map_or_else(|| "not recorded".into(), |m| m.to_string());
+        *machines.entry(m).or_default() += 1;
+    }
+    let at_end = |end| {
+        input
+            .runs
+            .iter()
+            .filter(|r| r.result.lambda_at_path_end() == Some(end))
+            .count()
+    };
     RunReport {
         synthetic: input.synthetic,
         model: input.model.clone(),
@@ -152,6 +224,10 @@ pub fn summarize(input: &ReportInput) -> RunReport {
         seeds: input.seeds.clone(),
         datasets,
         missing_runs: input.missing_runs,
+        machines: machines.into_iter().collect(),
+        lambda_at_largest: at_end(PathEnd::Largest),
+        lambda_at_smallest: at_end(PathEnd::Smallest),
+        hierarchy: input.hierarchy.clone(),
     }
 }
 
@@ -205,7 +281,10 @@ pub fn cog_table(r: &RunReport) -> Table {
             fmt_stat(&d.top1, 1),
             fmt_stat(&d.top5, 1),
             fmt_stat(&d.knn_top1, 1),
-            fmt_stat(&d.mistake_severity, 2),
+            match (&d.mistake_severity, d.mistakes) {
+                (Some(_), Some(n)) => format!("{} (n={n})", fmt_stat(&d.mistake_severity, 2)),
+                _ => fmt_stat(&d.mistake_severity, 2),
+            },
             fmt_stat(&d.hdist_at_5, 2),
         ];
         row.extend(
@@ -300,6 +379,10 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<RunReport> {
         "Model: `{}` · solver: `{}` · seeds: {:?}\n",
         r.model, r.solver, r.seeds
     );
+    let _ = writeln!(md, "{}.\n", r.machines_line());
+    if let Some(note) = r.path_end_note() {
+        let _ = writeln!(md, "**Note:** {note}.\n");
+    }
     if r.missing_runs > 0 {
         let _ = writeln!(
             md,
@@ -311,8 +394,10 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<RunReport> {
     let _ = writeln!(
         md,
         "\nLevels are ordered by decreasing semantic similarity to the seen concepts (L1 closest). \
-         Mistake severity is the mean LCA height of top-1 mistakes; hdist@5 the average LCA height over \
-         the top-5 predictions (Bertinetto et al. 2020). Level construction details: `{}`.\n",
+         Mistake severity is the mean LCA height of top-1 mistakes (n: the mistakes it is a mean over, \
+         summed over seeds); hdist@5 the average LCA height over the top-5 predictions (Bertinetto et \
+         al. 2020); {}. Level construction details: `{}`.\n",
+        r.hierarchy,
         input
             .levels_dir
             .as_ref()

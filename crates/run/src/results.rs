@@ -1,9 +1,10 @@
 //! Where finished probe runs are recorded.
 //!
 //! A single process (`hiercog run`) writes into the SQLite results store of the run directory. Array
-//! tasks on a cluster write one small JSON file per run into `results/` instead (atomically; shared
-//! file systems and SQLite locking do not mix), and `hiercog report` merges those files into the store.
-//! Lookups see both, so a finished run is never redone, whoever finished it.
+//! tasks on a cluster write one small JSON file per run into `results/` instead (atomically) and
+//! never open the store: SQLite's locking (WAL mode) is unsafe on network file systems such as
+//! NFS or Lustre. The report job, alone, copies those files into the store; the files stay, so that
+//! a resubmitted array task, which sees only them, never redoes a finished run.
 
 use std::path::PathBuf;
 
@@ -27,6 +28,44 @@ pub struct ProbeRecord {
     pub seed: u64,
     /// The protocol's result.
     pub result: ProbeResult,
+    /// Where it was computed (floating-point results may move across CPUs); `None` in records
+    /// written before machines were recorded.
+    #[serde(default)]
+    pub machine: Option<Machine>,
+}
+
+/// The processor a probe run was computed on and the threads it used.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Machine {
+    /// The CPU model (`model name` of `/proc/cpuinfo`), or `unknown CPU`.
+    pub cpu: String,
+    /// Threads of the compute pool (rayon: `RAYON_NUM_THREADS` or the available cores).
+    pub threads: usize,
+}
+
+impl Machine {
+    /// This process's machine.
+    pub fn this() -> Machine {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(k, _)| k.trim() == "model name")
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown CPU".into());
+        Machine {
+            cpu,
+            threads: rayon::current_num_threads(),
+        }
+    }
+}
+
+impl std::fmt::Display for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}, {} threads", self.cpu, self.threads)
+    }
 }
 
 /// Record kind in the store.
@@ -34,18 +73,23 @@ const KIND: &str = "cog-probe";
 
 /// The results of one run directory.
 pub struct Results {
-    store: ResultsStore,
+    /// The SQLite store; `None` for array tasks, which use their own files only.
+    store: Option<ResultsStore>,
     files: PathBuf,
-    write_files: bool,
 }
 
 impl Results {
-    /// Opens the results of `dir`; with `write_files`, new records go to per-task files.
-    pub fn open(dir: &RunDir, write_files: bool) -> Result<Self> {
+    /// Opens the results of `dir`. With `files_only` (cluster array tasks), the SQLite store is
+    /// not opened: records are read from and written to per-task files alone.
+    pub fn open(dir: &RunDir, files_only: bool) -> Result<Self> {
+        let store = if files_only {
+            None
+        } else {
+            Some(ResultsStore::open(&dir.store())?)
+        };
         Ok(Results {
-            store: ResultsStore::open(&dir.store())?,
+            store,
             files: dir.result_files(),
-            write_files,
         })
     }
 
@@ -59,8 +103,10 @@ impl Results {
         let value = if file.is_file() {
             let text = std::fs::read_to_string(&file).map_err(hiercog_io::Error::read(&file))?;
             Some(serde_json::from_str(&text).map_err(|e| corrupt(&file.display().to_string(), e))?)
+        } else if let Some(store) = &self.store {
+            store.get(key)?
         } else {
-            self.store.get(key)?
+            None
         };
         value
             .map(|v| {
@@ -70,21 +116,28 @@ impl Results {
             .transpose()
     }
 
-    /// Records a finished run: in the store, or in its own file with `write_files`.
+    /// Records a finished run: in the store, or in its own file for an array task (after
+    /// removing what a killed attempt of the same task left half-written).
     pub fn put(&self, key: &RunKey, record: &ProbeRecord) -> Result<()> {
         let value = serde_json::to_value(record).expect("records serialize");
-        if self.write_files {
-            let path = self.file(key);
-            write_atomic(&path, value.to_string().as_bytes())?;
-        } else {
-            self.store.put(key, KIND, &value)?;
+        match &self.store {
+            Some(store) => store.put(key, KIND, &value)?,
+            None => {
+                let path = self.file(key);
+                hiercog_io::sweep_temporaries_of(&path)?;
+                write_atomic(&path, value.to_string().as_bytes())?;
+            }
         }
         Ok(())
     }
 
-    /// Moves per-task result files into the store; returns how many were merged. Call it when no
-    /// probe task runs (the report stage): it also sweeps the temporaries of killed tasks.
+    /// Copies per-task result files into the store (they stay: array tasks see only them);
+    /// returns how many were copied. Call it when no probe task runs (the report stage): it also
+    /// sweeps the temporaries of killed tasks.
     pub fn merge_files(&self) -> Result<usize> {
+        let Some(store) = &self.store else {
+            return Ok(0);
+        };
         hiercog_io::sweep_temporaries(&self.files)?;
         let Ok(entries) = std::fs::read_dir(&self.files) else {
             return Ok(0);
@@ -101,8 +154,7 @@ impl Results {
             let text = std::fs::read_to_string(&path).map_err(hiercog_io::Error::read(&path))?;
             let value: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| corrupt(&path.display().to_string(), e))?;
-            self.store.put(&RunKey::from_hex(stem), KIND, &value)?;
-            std::fs::remove_file(&path).map_err(hiercog_io::Error::write(&path))?;
+            store.put(&RunKey::from_hex(stem), KIND, &value)?;
             merged += 1;
         }
         Ok(merged)
@@ -130,6 +182,7 @@ impl ProbeRecords for DatasetRecords<'_> {
                 shots: result.shots,
                 seed: result.seed,
                 result: result.clone(),
+                machine: Some(Machine::this()),
             },
         )
     }

@@ -75,12 +75,19 @@ pub struct Pipeline {
     model: OnceLock<Backbone>,
     /// Fingerprints of finished feature sets (written once, read by every probe task and the report).
     fingerprints: Mutex<HashMap<PathBuf, String>>,
+    /// Every concept of the benchmark (seen set and levels), sorted: the hierarchy of the class
+    /// distances of every dataset.
+    hierarchy: OnceLock<Vec<String>>,
 }
 
 impl Pipeline {
     /// A pipeline over `cfg.run_dir`. If the run directory already holds a config, it must be the
     /// same: a run directory belongs to one configuration (use another directory, or `--fresh`).
-    pub fn new(cfg: RunConfig) -> Result<Self> {
+    /// Relative paths of `cfg` are taken relative to the current directory and made absolute
+    /// ([`RunConfig::resolve_paths`]), so `runs/x` and its absolute spelling are the same run.
+    pub fn new(mut cfg: RunConfig) -> Result<Self> {
+        let cwd = std::env::current_dir().map_err(hiercog_io::Error::read("."))?;
+        cfg.resolve_paths(&cwd);
         let dir = RunDir::new(&cfg.run_dir);
         if let Ok(text) = std::fs::read_to_string(dir.config()) {
             let before: RunConfig = toml::from_str(&text).map_err(|e| Error::Config {
@@ -116,6 +123,7 @@ impl Pipeline {
             bench: OnceLock::new(),
             model: OnceLock::new(),
             fingerprints: Mutex::default(),
+            hierarchy: OnceLock::new(),
         })
     }
 
@@ -206,8 +214,25 @@ impl Pipeline {
         Ok(tasks)
     }
 
+    /// Loads the backbone on its device: a missing checkpoint, a device this build cannot use or
+    /// weights that do not fit the model fail now, before the prepare stage (which on ImageNet-21K
+    /// counts every image). Call it before running tasks that include an extraction.
+    pub fn check_model(&self, obs: &dyn Observer) -> Result<()> {
+        if let Some(w) = &self.cfg.model.weights {
+            if !w.is_file() {
+                return Err(Error::Invalid(format!(
+                    "the weights file {} does not exist: check the path (relative paths in a \
+                     config file are relative to that file's directory)",
+                    w.display()
+                )));
+            }
+        }
+        self.model(obs).map(|_| ())
+    }
+
     /// Runs every task in order in this process.
     pub fn run_all(&self, obs: &dyn Observer) -> Result<()> {
+        self.check_model(obs)?;
         for task in self.tasks()? {
             self.run_task(&task, false, obs)?;
         }
@@ -216,7 +241,30 @@ impl Pipeline {
 
     /// Runs one task (skipping it if its output exists). `result_files`: record probe results as
     /// per-task files (cluster array tasks) rather than in the SQLite store.
+    ///
+    /// The task's lock is held meanwhile: another process on the same task (a second `hiercog
+    /// run`, a double submission) waits for it, with a note naming the holder; the lock of a
+    /// process that died holding it is taken over. Different tasks run in parallel.
     pub fn run_task(&self, task: &Task, result_files: bool, obs: &dyn Observer) -> Result<()> {
+        let label = task.label();
+        let lock = hiercog_io::FileLock::acquire(&self.dir.lock(&label), |holder| {
+            obs.note(&format!(
+                "{label}: {holder} is doing this task; waiting for it to finish"
+            ))
+        })?;
+        if let Some(dead) = lock.taken_over() {
+            obs.note(&format!(
+                "{label}: taking over from {dead}, which stopped without finishing"
+            ));
+        }
+        hiercog_io::abort_point(&format!("before {label}"));
+        self.do_task(task, result_files, obs)?;
+        drop(lock);
+        hiercog_io::abort_point(&format!("after {label}"));
+        Ok(())
+    }
+
+    fn do_task(&self, task: &Task, result_files: bool, obs: &dyn Observer) -> Result<()> {
         match task {
             Task::Prepare => self.prepare(obs),
             Task::Extract { dataset, split } => self.extract(dataset, *split, obs),
@@ -325,10 +373,26 @@ impl Pipeline {
         Ok(())
     }
 
-    /// The probe runs of the config (shots and seeds of every dataset).
-    pub fn probe_plan(&self) -> ProbePlan {
+    /// Every concept of the benchmark, sorted: the seen concepts and those of every level.
+    fn hierarchy(&self) -> Result<&[String]> {
+        if let Some(h) = self.hierarchy.get() {
+            return Ok(h);
+        }
+        let seen = prepare::seen_list(&self.cfg, &self.dir, self.taxonomy()?)?;
+        let mut all: Vec<String> = seen.names().to_vec();
+        for level in self.benchmark()?.levels() {
+            all.extend(level.concepts.iter().map(|c| c.wnid.clone()));
+        }
+        all.sort();
+        all.dedup();
+        Ok(self.hierarchy.get_or_init(|| all))
+    }
+
+    /// The probe runs of the config (shots and seeds of every dataset), with class distances in
+    /// the hierarchy of the whole benchmark.
+    pub fn probe_plan(&self) -> Result<ProbePlan> {
         let p = &self.cfg.probe;
-        ProbePlan {
+        Ok(ProbePlan {
             protocol: ProtocolConfig {
                 solver: p.solver,
                 knn: p.knn.then(KnnParams::default),
@@ -341,7 +405,8 @@ impl Pipeline {
                 .collect(),
             seeds: p.seeds.clone(),
             distance: DistanceConvention::LcaHeight,
-        }
+            hierarchy: self.hierarchy()?.to_vec(),
+        })
     }
 
     /// The fingerprints of a dataset's train and test features.
@@ -355,7 +420,7 @@ impl Pipeline {
     /// The key of a probe run ([`ProbePlan::key`]).
     fn probe_key(&self, dataset: &str, shots: Option<usize>, seed: u64) -> Result<RunKey> {
         Ok(self
-            .probe_plan()
+            .probe_plan()?
             .key(&self.fingerprints(dataset)?, shots, seed))
     }
 
@@ -376,7 +441,7 @@ impl Pipeline {
         let plan = ProbePlan {
             shots: vec![shots],
             seeds: vec![seed],
-            ..self.probe_plan()
+            ..self.probe_plan()?
         };
         let sweep = ProbeSweep {
             train: &self.features_path(dataset, Split::Train),
@@ -443,7 +508,15 @@ impl Pipeline {
             }
         }
         let cfg = &self.cfg;
+        let hierarchy = format!(
+            "class distances (mistake severity, hdist@5) are LCA heights in the hierarchy that \
+             all {} concepts of the benchmark (the seen set and every level) induce in {}, one \
+             hierarchy shared by every dataset",
+            self.hierarchy()?.len(),
+            prepare::taxonomy_source(cfg)
+        );
         Ok(ReportInput {
+            hierarchy,
             synthetic: cfg.images.source == ImageSource::Synthetic,
             model: cfg.model.name.clone(),
             solver: cfg.probe.solver.to_string(),

@@ -15,7 +15,7 @@ use hiercog_features::{check_pair, FeatureSet, Preprocess};
 use hiercog_probe::{run_protocol, OwnedSamples, ProbeResult, ProgressEvent, ProtocolConfig};
 use hiercog_report::table::{fmt_mean_std, Table};
 use hiercog_store::{path_fingerprint, ResultsStore, RunKey};
-use hiercog_taxonomy::{distance_matrix, DistanceConvention, DistanceMatrix, Taxonomy};
+use hiercog_taxonomy::{distance_matrix_within, DistanceConvention, DistanceMatrix, Taxonomy};
 use serde_json::json;
 
 use crate::{Error, Result};
@@ -35,6 +35,10 @@ pub struct ProbePlan {
     pub seeds: Vec<u64>,
     /// Class-distance convention of the hierarchical metrics.
     pub distance: DistanceConvention,
+    /// The concepts whose induced hierarchy the class distances are measured in, with the classes
+    /// (a whole benchmark's, so that its datasets' hierarchical metrics compare); empty: the
+    /// hierarchy of each feature set's own classes.
+    pub hierarchy: Vec<String>,
 }
 
 impl ProbePlan {
@@ -61,15 +65,24 @@ impl ProbePlan {
         let protocol =
             serde_json::to_string(&self.protocol(shots)).expect("protocol configs serialize");
         let shots = shots.map_or("all".to_string(), |n| n.to_string());
-        RunKey::from_parts(&[
+        let hierarchy = self.hierarchy.join(",");
+        let preprocess = self.preprocess.to_string();
+        let seed = seed.to_le_bytes();
+        let mut parts: Vec<&[u8]> = vec![
             b"cog-probe/1",
             fingerprints[0].as_bytes(),
             fingerprints[1].as_bytes(),
             protocol.as_bytes(),
-            self.preprocess.to_string().as_bytes(),
+            preprocess.as_bytes(),
             shots.as_bytes(),
-            &seed.to_le_bytes(),
-        ])
+            &seed,
+        ];
+        // The distances change the hierarchical metrics (keys of runs without one are unchanged).
+        if !hierarchy.is_empty() {
+            parts.push(b"hierarchy");
+            parts.push(hierarchy.as_bytes());
+        }
+        RunKey::from_parts(&parts)
     }
 }
 
@@ -227,7 +240,13 @@ impl ProbeSweep<'_> {
         };
         let tax = (self.taxonomy)()?;
         let ids: Option<Vec<_>> = names.iter().map(|n| tax.get(n)).collect();
-        ids.map(|ids| distance_matrix(&tax, &ids, self.plan.distance))
+        let hierarchy: Vec<_> = self
+            .plan
+            .hierarchy
+            .iter()
+            .filter_map(|n| tax.get(n))
+            .collect();
+        ids.map(|ids| distance_matrix_within(&tax, &ids, &hierarchy, self.plan.distance))
             .transpose()
             .map_err(Error::from)
     }
@@ -490,6 +509,7 @@ mod tests {
             shots: vec![None, Some(2)],
             seeds: vec![22, 37],
             distance: DistanceConvention::LcaHeight,
+            hierarchy: Vec::new(),
         }
     }
 
@@ -521,6 +541,11 @@ mod tests {
             ..plan()
         };
         assert_ne!(standardized.key(&fp, None, 22), keys[0]);
+        let shared = ProbePlan {
+            hierarchy: vec!["a".into(), "b".into(), "c".into()],
+            ..plan()
+        };
+        assert_ne!(shared.key(&fp, None, 22), keys[0]);
     }
 
     #[test]

@@ -66,8 +66,8 @@ struct ConceptArgs {
     /// (the concept folders of --images), or a file of names.
     #[arg(long, default_value = "in21k", value_name = "in21k|in1k|images|FILE")]
     pool: ConceptSource,
-    /// Information content of lin/res/jcn: pool-subtree (share of the pool under a concept: with
-    /// the IN-21K pool, the IC that reproduces the official levels best), image-counts (the image
+    /// Information content of lin/res/jcn: pool-subtree (share of the pool under a concept),
+    /// image-counts (the image
     /// counts propagated up), semcor, intrinsic, imagenet21k, or counts:FILE.
     #[arg(long, default_value = "pool-subtree")]
     ic: IcSource,

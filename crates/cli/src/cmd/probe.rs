@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use hiercog_features::Preprocess;
-use hiercog_probe::{HyperParams, KnnParams, ProgressEvent, ProtocolConfig, SolverKind};
+use hiercog_probe::{HyperParams, KnnParams, PathEnd, ProgressEvent, ProtocolConfig, SolverKind};
 use hiercog_run::sweep::{
     fingerprint_pair, shots_label, stored_probe_runs, summary_table, ProbePlan, ProbeSweep,
     StoreRecords, SweepEvent,
@@ -217,6 +217,7 @@ fn run_probe(a: &RunArgs) -> anyhow::Result<()> {
         },
         seeds: seeds(a)?,
         distance: a.distance,
+        hierarchy: Vec::new(),
     };
     let records = StoreRecords::open(a.store.as_deref(), train, test, a.preprocess)?;
     let sweep = ProbeSweep {
@@ -278,15 +279,15 @@ fn run_probe(a: &RunArgs) -> anyhow::Result<()> {
                 r.test.top5,
                 r.wall_seconds
             );
-            if let HyperParams::Fast { l2 } = r.chosen {
-                if l2 <= cfg.fast.l2_min * (1.0 + 1e-9) && cfg.fast.trials > 1 {
-                    eprintln!(
-                        "  note: the chosen λ={l2:.1e} is the smallest on the path, so the best \
-                         may lie below it; widen the range, e.g. --l2-range {:.0e},{:.0e}",
-                        cfg.fast.l2_max,
-                        cfg.fast.l2_min * 1e-3
-                    );
-                }
+            if let (Some(end), HyperParams::Fast { l2 }) = (r.lambda_at_path_end(), &r.chosen) {
+                let (side, hi, lo) = match end {
+                    PathEnd::Smallest => ("smallest", cfg.fast.l2_max, cfg.fast.l2_min * 1e-3),
+                    PathEnd::Largest => ("largest", cfg.fast.l2_max * 1e3, cfg.fast.l2_min),
+                };
+                eprintln!(
+                    "  note: the chosen λ={l2:.1e} is the {side} on the path, so the best may lie \
+                     beyond it; widen the range, e.g. --l2-range {hi:.0e},{lo:.0e}"
+                );
             }
         }
     })?;

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use hiercog_probe::SolverKind;
 use hiercog_run::report::{cog_table, compare, load};
-use hiercog_run::slurm::{write_plan, SlurmOptions};
+use hiercog_run::slurm::{
+    missing_tasks, stage_tasks, write_plan, write_resubmit, SlurmOptions, PLAN_CONFIG,
+};
 
 use super::common::StageSelection;
 use hiercog_run::{ImageSource, LevelSource, Observer, Pipeline, RunConfig, Task};
@@ -270,6 +272,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let tasks = args
         .tasks
         .select(pipeline.tasks()?, &STAGES, |t| t.stage())?;
+    if tasks.iter().any(|t| t.stage() == "extract") {
+        pipeline
+            .check_model(&term)
+            .context("the backbone cannot be loaded")?;
+    }
     let started = Instant::now();
     for task in &tasks {
         term.timed(task.stage(), &task.label(), || {
@@ -282,6 +289,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         println!("\n{}", cog_table(&report).to_terminal());
         if report.synthetic {
             println!("(SYNTHETIC images: these numbers test the pipeline, not ImageNet-CoG.)");
+        }
+        println!("{}", report.machines_line());
+        if let Some(note) = report.path_end_note() {
+            println!("note: {note}");
         }
         println!(
             "report: {}",
@@ -343,7 +354,14 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<()> {
 ///   plan/submit.sh
 ///
 /// Jobs: prepare (levels, image lists) → extract (array: one task per dataset × split, on GPUs) →
-/// probe (array: one task per dataset × shots × seed; each writes its own result file) → report.
+/// probe (array: one task per dataset × shots × seed, on CPUs; each writes its own result file) →
+/// report. Relative paths in the config are relative to the config file; the plan keeps its own
+/// copy with absolute paths (plan/run.toml). If a task fails, the jobs after it stay pending
+/// (cancel them with scancel) and
+///
+///   hiercog plan --resubmit-missing plan/
+///
+/// submits the tasks without output and everything after them.
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct PlanArgs {
@@ -351,27 +369,48 @@ pub struct PlanArgs {
     #[arg(long, default_value = "slurm")]
     cluster: String,
     /// The run config (TOML) the jobs execute.
-    #[arg(value_name = "RUN_CONFIG")]
-    config: PathBuf,
+    #[arg(
+        value_name = "RUN_CONFIG",
+        required_unless_present = "resubmit_missing"
+    )]
+    config: Option<PathBuf>,
+    /// Resubmit the tasks of the plan in DIR that have no output, and every stage after them.
+    #[arg(long, value_name = "PLAN_DIR", conflicts_with = "config")]
+    resubmit_missing: Option<PathBuf>,
     /// Where to write the scripts.
     #[arg(long, value_name = "DIR", default_value = "plan")]
     out: PathBuf,
-    /// GPUs per extraction task (0: extract on CPU).
+    /// GPUs per extraction task (0: a CPU plan, extraction on CPUs).
     #[arg(long, default_value_t = 1)]
     gpus: usize,
     /// Wall-time limit per job.
     #[arg(long, default_value = "04:00:00")]
     time: String,
-    /// Slurm partition.
+    /// Slurm partition of the prepare, extract and report jobs.
     #[arg(long)]
     partition: Option<String>,
-    /// CPUs per task.
+    /// CPUs per prepare, extract and report task.
     #[arg(long, default_value_t = 8)]
     cpus: usize,
+    /// Memory per prepare, extract and report task (e.g. 32G).
+    #[arg(long)]
+    mem: Option<String>,
+    /// Slurm partition of the probe tasks (CPU work); default: --partition.
+    #[arg(long)]
+    probe_partition: Option<String>,
+    /// CPUs per probe task.
+    #[arg(long, default_value_t = 8)]
+    probe_cpus: usize,
+    /// Memory per probe task (e.g. 64G); default: estimated from the largest feature set.
+    #[arg(long)]
+    probe_mem: Option<String>,
     /// Extra #SBATCH option, repeatable (e.g. --sbatch=--account=myproject).
     #[arg(long = "sbatch", value_name = "OPTION")]
     extra: Vec<String>,
 }
+
+/// The command that builds hiercog with CUDA, for plans that extract on GPUs.
+const CUDA_BUILD: &str = "cargo build --release -p hiercog --features cuda";
 
 pub fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
     if args.cluster != "slurm" {
@@ -380,25 +419,74 @@ pub fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
             args.cluster
         );
     }
-    let config = std::path::absolute(&args.config)
-        .with_context(|| format!("cannot resolve {}", args.config.display()))?;
-    let pipeline = Pipeline::new(RunConfig::load(&config)?)?;
+    if let Some(plan_dir) = &args.resubmit_missing {
+        return resubmit(plan_dir);
+    }
+    let config = args.config.as_ref().expect("clap requires it");
+    if args.gpus > 0 && !cfg!(feature = "cuda") {
+        bail!(
+            "--gpus {}: this hiercog was built without CUDA, so its jobs cannot use GPUs. Build it \
+             with `{CUDA_BUILD}` on a machine with the CUDA toolkit, or pass --gpus 0 for a plan \
+             that extracts on CPUs",
+            args.gpus
+        );
+    }
+    let pipeline = Pipeline::new(RunConfig::load(config)?)?;
     let hiercog = std::env::current_exe().context("cannot locate the hiercog executable")?;
     let opts = SlurmOptions {
         gpus: args.gpus,
         time: args.time,
         partition: args.partition,
         cpus: args.cpus,
+        mem: args.mem,
+        probe_partition: args.probe_partition,
+        probe_cpus: args.probe_cpus,
+        probe_mem: args.probe_mem,
         hiercog,
         extra: args.extra,
     };
-    let plan = write_plan(&pipeline, &config, &args.out, &opts)?;
+    let plan = write_plan(&pipeline, &args.out, &opts)?;
     println!(
-        "wrote {}: prepare, extract[{}], probe[{}], report; submit with {}",
+        "wrote {}: prepare, extract[{}], probe[{}] ({} each), report; run dir {}; submit with {}",
         plan.dir.display(),
         plan.extract_tasks,
         plan.probe_tasks,
+        plan.probe_mem,
+        pipeline.dir().root().display(),
         plan.dir.join("submit.sh").display()
     );
+    Ok(())
+}
+
+/// `hiercog plan --resubmit-missing PLAN_DIR`.
+fn resubmit(plan_dir: &std::path::Path) -> anyhow::Result<()> {
+    let config = plan_dir.join(PLAN_CONFIG);
+    let pipeline = Pipeline::new(
+        RunConfig::load(&config)
+            .with_context(|| format!("{} is not a plan directory", plan_dir.display()))?,
+    )?;
+    let missing = missing_tasks(&pipeline)?;
+    if missing.is_empty() {
+        println!(
+            "nothing to resubmit: every task of {} has its output",
+            plan_dir.display()
+        );
+        return Ok(());
+    }
+    let script = write_resubmit(plan_dir, &missing)?;
+    println!(
+        "missing: {}extract {:?}, probe {:?}{}",
+        if missing.prepare { "prepare, " } else { "" },
+        missing.extract,
+        missing.probe,
+        if missing.report { ", report" } else { "" }
+    );
+    let status = std::process::Command::new("bash")
+        .arg(&script)
+        .status()
+        .with_context(|| format!("cannot run {}", script.display()))?;
+    if !status.success() {
+        bail!("{} failed ({status})", script.display());
+    }
     Ok(())
 }
