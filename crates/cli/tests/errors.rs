@@ -1,6 +1,7 @@
 //! Error messages as the user sees them (`error: {:#}`): each cause printed once, the flag that
 //! fixes a library error added by the command line.
 
+use std::os::fd::FromRawFd;
 use std::path::Path;
 use std::process::Command;
 
@@ -101,8 +102,14 @@ fn the_command_line_adds_the_flag_that_fixes_a_library_error() {
 #[test]
 fn output_into_a_closed_pipe_ends_quietly() {
     // A reader that has already gone, as `| head -1` is after its line: every write fails.
-    let (reader, writer) = std::io::pipe().unwrap();
-    drop(reader);
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors; the read end is closed at once, the write
+    // end is owned by the `OwnedFd` handed to the child's standard output.
+    let writer = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        libc::close(fds[0]);
+        std::os::fd::OwnedFd::from_raw_fd(fds[1])
+    };
     let out = Command::new(HIERCOG)
         .args(["taxonomy", "show", "n02084071"])
         .stdout(writer)
