@@ -52,7 +52,6 @@ seeds = [22, 37]
     path
 }
 
-
 fn show(out: &Output) -> String {
     format!(
         "{}\n{}",
@@ -60,7 +59,6 @@ fn show(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
-
 
 /// Runs `hiercog` with `HIERCOG_ABORT_AT=point`; it must abort there. Returns its output.
 fn run_aborting_at(args: &[&str], point: &str) -> Output {

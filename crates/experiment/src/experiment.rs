@@ -27,7 +27,7 @@ use hiercog_features::{FeatureSet, Format};
 use hiercog_losses::{HierarchicalLoss, LabelTree};
 use hiercog_nn::trainable::TrainedBackbone;
 use hiercog_nn::Preprocess;
-use hiercog_run::results::{DatasetRecords, ProbeRecord, Results};
+use hiercog_run::results::{DatasetRecords, Machine, ProbeRecord, Results};
 use hiercog_run::sweep::{fingerprint_pair, ProbePlan, ProbeSweep, SweepEvent};
 use hiercog_run::{Observer, RunDir, SEEN};
 use hiercog_train::{
@@ -260,8 +260,8 @@ impl<'a> Experiment<'a> {
 
     /// What determines a unit's result: its training configuration, loss, label-tree rule, the
     /// stored views (depth a) and the probe plan. Hashed.
-    pub fn unit_identity(&self, unit: &Unit, train_config: &TrainConfig) -> String {
-        let plan = self.plan(unit);
+    pub fn unit_identity(&self, unit: &Unit, train_config: &TrainConfig) -> Result<String> {
+        let plan = self.plan(unit)?;
         // Plain recipes train on the global views alone, which do not change when local views
         // are added for t-ReX: the views config, not the spec, identifies their result.
         let views = (!self.cfg.depth.takes_images()).then_some(&self.cfg.views);
@@ -274,20 +274,21 @@ impl<'a> Experiment<'a> {
             "preprocess": plan.preprocess.to_string(),
             "shots": plan.shots,
             "distance": format!("{:?}", plan.distance),
+            "hierarchy": plan.hierarchy,
         })
         .to_string();
-        Sha256::digest(text.as_bytes())
+        Ok(Sha256::digest(text.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
-            .collect()
+            .collect())
     }
 
     /// The probe runs of a unit: the CoG run's plan with the unit's seed.
-    fn plan(&self, unit: &Unit) -> ProbePlan {
-        ProbePlan {
+    fn plan(&self, unit: &Unit) -> Result<ProbePlan> {
+        Ok(ProbePlan {
             seeds: vec![unit.seed],
-            ..self.run.probe_plan()
-        }
+            ..self.run.probe_plan()?
+        })
     }
 
     /// The finished result of a unit, if any (and made by this configuration).
@@ -319,7 +320,7 @@ impl<'a> Experiment<'a> {
             self.run.frozen_shape()?
         };
         let config = self.cfg.train_config(&unit.recipe, unit.seed, frozen_dim);
-        let identity = self.unit_identity(unit, &config);
+        let identity = self.unit_identity(unit, &config)?;
         if let Some(done) = self.finished(unit, &identity)? {
             obs.note(&format!("{}: finished earlier", unit.label()));
             return Ok(done);
@@ -379,7 +380,7 @@ impl<'a> Experiment<'a> {
         let represent_seconds = t0.elapsed().as_secs_f64();
 
         let t0 = std::time::Instant::now();
-        let plan = self.plan(unit);
+        let plan = self.plan(unit)?;
         let results = Results::open(&RunDir::new(&self.dir), result_files)?;
         let taxonomy: Arc<_> = self.run.taxonomy()?;
         let mut probes = Vec::new();
@@ -417,6 +418,7 @@ impl<'a> Experiment<'a> {
                 shots: result.shots,
                 seed: result.seed,
                 result,
+                machine: Some(Machine::this()),
             }));
         }
         let last = outcome.epochs.last();
@@ -480,7 +482,7 @@ impl<'a> Experiment<'a> {
         let mut missing = Vec::new();
         for unit in self.units() {
             let config = self.cfg.train_config(&unit.recipe, unit.seed, frozen_dim);
-            match self.finished(&unit, &self.unit_identity(&unit, &config))? {
+            match self.finished(&unit, &self.unit_identity(&unit, &config)?)? {
                 Some(r) => done.push(r),
                 None => missing.push(unit.label()),
             }

@@ -51,7 +51,11 @@ pub fn write_plan(
             "views",
             format!(
                 "{}{command} --stage views\n",
-                sbatch_header(&SbatchJob::main("views", None, opts.gpus, opts), &logs, opts)
+                sbatch_header(
+                    &SbatchJob::main("views", None, opts.gpus, opts),
+                    &logs,
+                    opts
+                )
             ),
         ));
     }
@@ -59,7 +63,11 @@ pub fn write_plan(
         "train",
         format!(
             "{}{command} --stage train --task \"$SLURM_ARRAY_TASK_ID\" --result-files{device}\n",
-            sbatch_header(&SbatchJob::main("train", Some(train), opts.gpus, opts), &logs, opts)
+            sbatch_header(
+                &SbatchJob::main("train", Some(train), opts.gpus, opts),
+                &logs,
+                opts
+            )
         ),
     ));
     jobs.push((

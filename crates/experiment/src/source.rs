@@ -40,7 +40,7 @@ pub trait CogRun: Sync {
         progress: &dyn Fn(ViewProgress),
     ) -> Result<FeatureViews>;
     /// The probe runs of every representation (its seeds are replaced by the training seed).
-    fn probe_plan(&self) -> ProbePlan;
+    fn probe_plan(&self) -> Result<ProbePlan>;
 }
 
 impl CogRun for Pipeline {
@@ -95,7 +95,7 @@ impl CogRun for Pipeline {
         )?)
     }
 
-    fn probe_plan(&self) -> ProbePlan {
-        Pipeline::probe_plan(self)
+    fn probe_plan(&self) -> Result<ProbePlan> {
+        Ok(Pipeline::probe_plan(self)?)
     }
 }

@@ -110,6 +110,7 @@ impl CogRun for FakeRun {
             runs: vec![],
             missing_runs: 0,
             levels_dir: None,
+            hierarchy: "the classes of each dataset".into(),
         })
     }
 
@@ -171,15 +172,16 @@ impl CogRun for FakeRun {
         Ok(views)
     }
 
-    fn probe_plan(&self) -> ProbePlan {
-        ProbePlan {
+    fn probe_plan(&self) -> hiercog_experiment::Result<ProbePlan> {
+        Ok(ProbePlan {
             protocol: ProtocolConfig::default(),
             few_shot_knn: false,
             preprocess: Preprocess::L2,
             shots: vec![None, Some(2)],
             seeds: vec![0],
             distance: DistanceConvention::LcaHeight,
-        }
+            hierarchy: Vec::new(),
+        })
     }
 }
 

@@ -110,7 +110,6 @@ pub fn write_plan(p: &Pipeline, out: &Path, opts: &SlurmOptions) -> Result<Plan>
         quote(&config.display().to_string())
     );
     let header = |job: &SbatchJob| sbatch_header(job, &logs, opts);
-    };
     let main = |name, array, gpus| SbatchJob::main(name, array, gpus, opts);
     let device = if opts.gpus > 0 { " --device cuda" } else { "" };
     let probe_job = SbatchJob {

@@ -189,6 +189,11 @@ fn write_slurm_plan(
         time: args.time.clone(),
         partition: args.partition.clone(),
         cpus: args.cpus,
+        // The experiment's train tasks probe their own representation: no separate probe jobs.
+        mem: None,
+        probe_partition: None,
+        probe_cpus: args.cpus,
+        probe_mem: None,
         hiercog: std::env::current_exe().context("cannot locate the hiercog executable")?,
         extra: args.extra.clone(),
     };

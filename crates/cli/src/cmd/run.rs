@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use hiercog_probe::SolverKind;
 use hiercog_run::report::{cog_table, compare, load};
-use hiercog_run::slurm::{
-    missing_tasks, stage_tasks, write_plan, write_resubmit, SlurmOptions, PLAN_CONFIG,
-};
+use hiercog_run::slurm::{missing_tasks, write_plan, write_resubmit, SlurmOptions, PLAN_CONFIG};
 
 use super::common::StageSelection;
 use hiercog_run::{ImageSource, LevelSource, Observer, Pipeline, RunConfig, Task};
