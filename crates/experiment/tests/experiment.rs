@@ -236,11 +236,18 @@ fn a_tiny_experiment_runs_reports_and_resumes() {
     }
     // Every recipe but ce against ce, on every metric; one answer per recipe.
     assert_eq!(report.comparisons.len(), 2 * (1 + 3 + 2));
-    assert_eq!(report.answer.len(), 2);
+    // Every recipe but ce against ce, and one sentence over the hierarchical recipes first.
+    assert_eq!(report.answer.len(), 3);
     assert!(
-        report.answer[0].starts_with("hxe:0.5 vs ce"),
+        report.answer[0]
+            .starts_with("Training with the hierarchy (hxe:0.5) against plain cross-entropy"),
         "{}",
         report.answer[0]
+    );
+    assert!(
+        report.answer[1].starts_with("hxe:0.5 vs ce"),
+        "{}",
+        report.answer[1]
     );
     for f in [
         "experiment.md",
