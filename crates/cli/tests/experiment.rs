@@ -34,6 +34,15 @@ fn bad_recipes_and_depths_fail_before_any_work() {
         ),
         (["--recipe", "soft:-2"], "soft-label β = -2 is out of range"),
         (
+            ["--recipe", "ce,mocho"],
+            "error: --recipe: recipe \"mocho\": unknown recipe \"mocho\" (did you mean",
+        ),
+        // MoCHi's numbers with commas stay one recipe (here one number short).
+        (
+            ["--recipe", "ce,mochi:8,4,moco"],
+            "recipe \"mochi:8,4\": MoCHi setting \"8,4\" has 2 number(s)",
+        ),
+        (
             ["--depth", "small-resent"],
             "error: --depth: unknown training depth \"small-resent\" (did you mean \"small-resnet\"?)",
         ),

@@ -100,6 +100,10 @@ pub struct ViewsConfig {
     pub local: usize,
     /// Seed of the crops.
     pub seed: u64,
+    /// MoCo-v2 views (crop scale 0.2–1, colour jitter, grayscale, blur, flip, at the backbone's
+    /// input size), extracted only when a recipe is self-supervised: each step shows two
+    /// distinct ones of every image as query and key.
+    pub moco: usize,
 }
 
 impl Default for ViewsConfig {
@@ -108,6 +112,7 @@ impl Default for ViewsConfig {
             global: 4,
             local: 4,
             seed: 0,
+            moco: 4,
         }
     }
 }
@@ -211,6 +216,13 @@ impl ExperimentConfig {
                 "views.global must be at least 1: plain recipes train on the global views".into(),
             ));
         }
+        if self.depth == Depth::LastLayers && self.any_contrastive() && self.views.moco < 2 {
+            return Err(Error::Invalid(format!(
+                "views.moco = {} is too few: the self-supervised recipes take two distinct MoCo-v2 \
+                 views of an image per step (query and key); store at least 2",
+                self.views.moco
+            )));
+        }
         Ok(())
     }
 
@@ -218,7 +230,12 @@ impl ExperimentConfig {
     pub fn units(&self) -> Vec<Unit> {
         self.recipes
             .iter()
-            .flat_map(|r| self.seeds.iter().map(|&seed| Unit { recipe: *r, seed }))
+            .flat_map(|r| {
+                self.seeds.iter().map(|&seed| Unit {
+                    recipe: r.clone(),
+                    seed,
+                })
+            })
             .collect()
     }
 
@@ -235,18 +252,42 @@ impl ExperimentConfig {
 
     /// Whether some recipe is t-ReX (so local views are needed).
     pub fn any_trex(&self) -> bool {
-        self.recipes.iter().any(|r| r.trex)
+        self.recipes.iter().any(Recipe::is_trex)
+    }
+
+    /// Whether some recipe is self-supervised (so MoCo-v2 views are needed at depth (a)).
+    pub fn any_contrastive(&self) -> bool {
+        self.recipes.iter().any(|r| r.contrastive().is_some())
     }
 
     /// The training of `recipe` with `seed`; `input_dim` is the frozen features' width (depth a).
+    /// Self-supervised recipes start from the depth's MoCo preset
+    /// ([`TrainConfig::moco_frozen_features`], [`TrainConfig::moco_small_resnet`],
+    /// [`TrainConfig::moco_v2_gpu`]); the epochs, optimizer and learning rate below apply to
+    /// every recipe alike.
     pub fn train_config(&self, recipe: &Recipe, seed: u64, input_dim: usize) -> TrainConfig {
-        let preset = match (self.depth, recipe.trex) {
-            (Depth::LastLayers, false) => TrainConfig::frozen_features(input_dim),
-            (Depth::LastLayers, true) => TrainConfig::trex_frozen_features(input_dim),
-            (Depth::SmallResnet, false) => TrainConfig::small_resnet(),
-            (Depth::SmallResnet, true) => TrainConfig::trex_small_resnet(),
-            (Depth::Resnet50, false) => TrainConfig::resnet50_gpu(),
-            (Depth::Resnet50, true) => TrainConfig::trex_gpu(),
+        let preset = match (self.depth, recipe) {
+            (depth, Recipe::Contrastive(c)) => c.config(&match depth {
+                Depth::LastLayers => TrainConfig::moco_frozen_features(input_dim),
+                Depth::SmallResnet => TrainConfig::moco_small_resnet(),
+                Depth::Resnet50 => TrainConfig::moco_v2_gpu(),
+            }),
+            (Depth::LastLayers, Recipe::Supervised { trex: false, .. }) => {
+                TrainConfig::frozen_features(input_dim)
+            }
+            (Depth::LastLayers, Recipe::Supervised { trex: true, .. }) => {
+                TrainConfig::trex_frozen_features(input_dim)
+            }
+            (Depth::SmallResnet, Recipe::Supervised { trex: false, .. }) => {
+                TrainConfig::small_resnet()
+            }
+            (Depth::SmallResnet, Recipe::Supervised { trex: true, .. }) => {
+                TrainConfig::trex_small_resnet()
+            }
+            (Depth::Resnet50, Recipe::Supervised { trex: false, .. }) => {
+                TrainConfig::resnet50_gpu()
+            }
+            (Depth::Resnet50, Recipe::Supervised { trex: true, .. }) => TrainConfig::trex_gpu(),
         };
         let epochs = self.epochs.unwrap_or(preset.epochs);
         let (optimizer, lr) = match self.optimizer {
@@ -274,14 +315,27 @@ impl ExperimentConfig {
     }
 
     /// The views to extract for depth (a) from a frozen backbone of input side `size`: the
-    /// global group, and the local group (96 px) when a recipe is t-ReX.
+    /// global group, the local group (96 px) when a recipe is t-ReX, and last the MoCo-v2 group
+    /// ([`ExperimentConfig::moco_group`]) when a recipe is self-supervised.
     pub fn view_spec(&self, size: u32) -> ViewSpec {
         let v = &self.views;
-        if self.any_trex() {
+        let mut spec = if self.any_trex() {
             ViewSpec::multi_crop(v.global, size, v.local.max(4), 96, v.seed)
         } else {
             ViewSpec::single(v.global, size, v.seed)
+        };
+        if self.any_contrastive() {
+            spec.groups
+                .extend(ViewSpec::moco_v2(v.moco, size, v.seed).groups);
         }
+        spec
+    }
+
+    /// The index of the MoCo-v2 group in [`ExperimentConfig::view_spec`]'s groups, when a recipe
+    /// is self-supervised.
+    pub fn moco_group(&self) -> Option<usize> {
+        self.any_contrastive()
+            .then(|| if self.any_trex() { 2 } else { 1 })
     }
 }
 
@@ -335,6 +389,41 @@ mod tests {
             2,
             "t-ReX needs local views"
         );
+        let moco = ExperimentConfig {
+            recipes: vec!["ce".parse().unwrap(), "mochi-lca".parse().unwrap()],
+            ..cfg.clone()
+        };
+        let mochi = moco.train_config(&moco.recipes[1], 22, 1280);
+        match &mochi.head {
+            hiercog_train::Head::Moco(m) => assert_eq!(m.name(), "mochi(64,128,64)-lca"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(mochi.augmentation.views_per_image(), 2, "query and key");
+        assert_eq!(
+            (mochi.epochs, mochi.lr),
+            (1, 1e-3),
+            "the experiment's settings"
+        );
+        let spec = moco.view_spec(224);
+        assert_eq!(moco.moco_group(), Some(1));
+        assert_eq!(spec.groups[1].views, 4);
+        assert!(
+            spec.groups[1].crop.color.is_some(),
+            "MoCo-v2's photometric ops"
+        );
+        assert_eq!(cfg.moco_group(), None);
+        let two = ExperimentConfig {
+            views: ViewsConfig {
+                moco: 1,
+                ..ViewsConfig::default()
+            },
+            ..moco
+        };
+        assert!(two
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("views.moco = 1"));
         let resnet = ExperimentConfig {
             depth: Depth::SmallResnet,
             ..ExperimentConfig::default()

@@ -31,7 +31,8 @@ use hiercog_run::results::{DatasetRecords, Machine, ProbeRecord, Results};
 use hiercog_run::sweep::{fingerprint_pair, ProbePlan, ProbeSweep, SweepEvent};
 use hiercog_run::{Observer, RunDir, SEEN};
 use hiercog_train::{
-    image_features, train, transform_features, Progress, RunOptions, TrainConfig, TrainSet,
+    image_features, pretrain, train, transform_features, InfoNce, Progress, RunOptions,
+    TrainConfig, TrainSet,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -134,7 +135,13 @@ impl<'a> Experiment<'a> {
         let taxonomy = run.taxonomy()?;
         let tree = LabelTree::from_taxonomy(&taxonomy, &seen.classes, cfg.tree_from_dag)?;
         for r in &cfg.recipes {
-            HierarchicalLoss::new(&r.loss, &tree, &device)?;
+            match r {
+                Recipe::Supervised { loss, .. } => {
+                    drop(HierarchicalLoss::new(loss, &tree, &device)?)
+                }
+                Recipe::Contrastive(c) if c.hierarchy => drop(InfoNce::with_hierarchy(&tree)?),
+                Recipe::Contrastive(_) => {}
+            }
         }
         let datasets = run.baseline()?.datasets.into_iter().map(|d| d.0).collect();
         Ok(Experiment {
@@ -225,15 +232,13 @@ impl<'a> Experiment<'a> {
             })
     }
 
-    /// The training set of every unit and the width of its inputs (0 for images).
-    fn train_set(&self, obs: &dyn Observer) -> Result<(TrainSet, usize)> {
+    /// The training set of `recipe` and the width of its inputs (0 for images). At depth (a) a
+    /// self-supervised recipe trains on the MoCo-v2 views alone, the others on the global (and
+    /// local) views.
+    fn train_set(&self, recipe: &Recipe, obs: &dyn Observer) -> Result<(TrainSet, usize)> {
         let labels: Vec<u32> = self.seen.items.iter().map(|(_, l)| *l).collect();
         if self.cfg.depth.takes_images() {
-            let size = self
-                .cfg
-                .train_config(&self.cfg.recipes[0], 0, 0)
-                .augmentation
-                .groups[0]
+            let size = self.cfg.train_config(recipe, 0, 0).augmentation.groups[0]
                 .crop
                 .size;
             let set = TrainSet::images(
@@ -243,7 +248,10 @@ impl<'a> Experiment<'a> {
             )?;
             Ok((set, 0))
         } else {
-            let views = self.views(obs)?;
+            let mut views = self.views(obs)?;
+            if let (Some(_), Some(group)) = (recipe.contrastive(), self.cfg.moco_group()) {
+                views.groups = vec![views.groups.swap_remove(group)];
+            }
             let dim = views.dim;
             Ok((
                 TrainSet::views(views, labels, self.seen.classes.clone())?,
@@ -262,9 +270,16 @@ impl<'a> Experiment<'a> {
     /// stored views (depth a) and the probe plan. Hashed.
     pub fn unit_identity(&self, unit: &Unit, train_config: &TrainConfig) -> Result<String> {
         let plan = self.plan(unit)?;
-        // Plain recipes train on the global views alone, which do not change when local views
-        // are added for t-ReX: the views config, not the spec, identifies their result.
-        let views = (!self.cfg.depth.takes_images()).then_some(&self.cfg.views);
+        // Plain recipes train on the global views alone, which do not change when local or
+        // MoCo-v2 views are added for other recipes: the views config, not the spec, identifies
+        // their result (without the MoCo-v2 views' count, which only self-supervised units read).
+        let mut views = serde_json::to_value(&self.cfg.views).expect("plain data");
+        if unit.recipe.contrastive().is_none() {
+            if let Some(map) = views.as_object_mut() {
+                map.remove("moco");
+            }
+        }
+        let views = (!self.cfg.depth.takes_images()).then_some(views);
         let text = serde_json::json!({
             "train": train_config,
             "recipe": unit.recipe,
@@ -326,8 +341,7 @@ impl<'a> Experiment<'a> {
             return Ok(done);
         }
         let dir = self.unit_dir(unit);
-        let loss = HierarchicalLoss::new(&unit.recipe.loss, &self.tree, &self.device)?;
-        let (set, _) = self.train_set(obs)?;
+        let (set, _) = self.train_set(&unit.recipe, obs)?;
         obs.task(
             &format!("train {}", unit.label()),
             &format!(
@@ -338,32 +352,49 @@ impl<'a> Experiment<'a> {
             ),
         );
         let total_epochs = config.epochs;
-        let outcome = train(
-            &set,
-            &config,
-            &loss,
-            &dir.join("train"),
-            &self.device,
-            &RunOptions {
-                workers: Some(self.cfg.workers),
-                ..RunOptions::default()
-            },
-            &|p| {
-                if let Progress::Step {
-                    epoch,
-                    step,
-                    steps_per_epoch,
-                    ..
-                } = p
-                {
-                    obs.progress(
-                        "steps",
-                        epoch * steps_per_epoch + step + 1,
-                        total_epochs * steps_per_epoch,
-                    );
-                }
-            },
-        )?;
+        let options = RunOptions {
+            workers: Some(self.cfg.workers),
+            ..RunOptions::default()
+        };
+        let progress = |p: &Progress| {
+            if let Progress::Step {
+                epoch,
+                step,
+                steps_per_epoch,
+                ..
+            } = p
+            {
+                obs.progress(
+                    "steps",
+                    epoch * steps_per_epoch + step + 1,
+                    total_epochs * steps_per_epoch,
+                );
+            }
+        };
+        let train_dir = dir.join("train");
+        let outcome = match &unit.recipe {
+            Recipe::Supervised { loss, .. } => {
+                let loss = HierarchicalLoss::new(loss, &self.tree, &self.device)?;
+                train(
+                    &set,
+                    &config,
+                    &loss,
+                    &train_dir,
+                    &self.device,
+                    &options,
+                    &progress,
+                )?
+            }
+            Recipe::Contrastive(_) => pretrain(
+                &set,
+                &config,
+                Some(&self.tree),
+                &train_dir,
+                &self.device,
+                &options,
+                &progress,
+            )?,
+        };
         drop(set);
 
         let t0 = std::time::Instant::now();

@@ -4,7 +4,8 @@
 //! every level, then one table.
 //!
 //! - [`Recipe`]: a row of the table — a loss of `hiercog-losses` (`ce`, `hxe:0.1`, `soft:10`...),
-//!   with or without t-ReX's head (`trex`, `trex+hxe:0.1`).
+//!   with or without t-ReX's head (`trex`, `trex+hxe:0.1`), or a self-supervised recipe of
+//!   `hiercog-train` (`moco`, `mochi[:N:s:s′]`, `mochi-lca`: MoCo-v2, MoCHi, MoCHi-LCA).
 //! - [`ExperimentConfig`]: recipes, seeds, training [`Depth`] (the last layers on frozen features,
 //!   a small ResNet from images, or ResNet-50 on GPUs), views; TOML.
 //! - [`CogRun`]: what the experiment reads from the CoG run (implemented by
@@ -12,7 +13,8 @@
 //! - [`Experiment`]: the [`Task`]s (views, one per [`Unit`] = recipe × seed, report), each
 //!   resumable; training by `hiercog-train`, the probe sweep and the results store of
 //!   `hiercog-run`, tables and plots of `hiercog-report`.
-//! - [`summary`]: the table (mean ± std over seeds), each recipe against cross-entropy seed by
+//! - [`summary`]: the table (mean ± std over seeds), each recipe against cross-entropy (and a
+//!   `-lca` recipe also against itself without the hierarchy) seed by
 //!   seed ([`stats::paired_t_test`]) and the answer: better, worse or no difference beyond seed
 //!   noise.
 //!

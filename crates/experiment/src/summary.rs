@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ExperimentConfig;
 use crate::experiment::UnitResult;
+use crate::recipe::Recipe;
 use crate::stats::{paired_t_test, PairedTest};
 use crate::Result;
 
@@ -100,7 +101,8 @@ impl Verdict {
 pub struct Comparison {
     /// The recipe.
     pub recipe: String,
-    /// The control (cross-entropy).
+    /// What it is compared with: the control (cross-entropy), or, for a self-supervised recipe
+    /// with the hierarchy, also the same recipe without it.
     pub control: String,
     /// The metric (`seen top-1`, `L3 top-1`, `mean L top-1`, `mistake severity`, ...).
     pub metric: String,
@@ -131,7 +133,8 @@ pub struct ExperimentReport {
     pub pretrained: RecipeRow,
     /// One row per recipe (std over training seeds).
     pub rows: Vec<RecipeRow>,
-    /// Every recipe but the control against the control.
+    /// Every recipe but the control against the control (and each self-supervised `-lca` recipe
+    /// against its recipe without the hierarchy, when listed).
     pub comparisons: Vec<Comparison>,
     /// The answer, one sentence per recipe.
     pub answer: Vec<String>,
@@ -334,6 +337,27 @@ fn compare(recipe: &RecipeRow, control: &RecipeRow, metric: &Metric) -> Comparis
     }
 }
 
+/// One sentence on a comparison's headline metric (`levels` unseen levels).
+fn headline_sentence(head: &Comparison, levels: usize) -> String {
+    match &head.test {
+        Some(t) => format!(
+            "{} vs {} on the unseen levels (all-data top-1 averaged over {levels} levels): \
+             {:+.2} points (sd {:.2} over {} seeds, paired t-test p = {:.3}): {}.",
+            head.recipe,
+            head.control,
+            t.mean_diff,
+            t.sd_diff,
+            t.pairs,
+            t.p,
+            head.verdict.words()
+        ),
+        None => format!(
+            "{} vs {}: fewer than 2 common seeds finished, no comparison.",
+            head.recipe, head.control
+        ),
+    }
+}
+
 /// The report's numbers: rows, comparisons with the control, the answer.
 pub fn summarize(input: &SummaryInput) -> ExperimentReport {
     let datasets: Vec<String> = input
@@ -378,59 +402,47 @@ pub fn summarize(input: &SummaryInput) -> ExperimentReport {
         .config
         .recipes
         .iter()
-        .position(|r| *r == crate::Recipe::cross_entropy())
+        .position(|r| *r == Recipe::cross_entropy())
         .unwrap_or(0);
     let control = &rows[control_index];
     let metric_list = metrics(&datasets);
+    let recipes = &input.config.recipes;
     let mut comparisons = Vec::new();
     let mut answer = Vec::new();
     for (i, r) in rows.iter().enumerate() {
         if i == control_index {
             continue;
         }
-        let cs: Vec<Comparison> = metric_list.iter().map(|m| compare(r, control, m)).collect();
-        let head = &cs[0];
-        let levels = datasets.len().saturating_sub(1);
-        answer.push(match &head.test {
-            Some(t) => format!(
-                "{} vs {} on the unseen levels (all-data top-1 averaged over {levels} levels): \
-                 {:+.2} points (sd {:.2} over {} seeds, paired t-test p = {:.3}): {}.",
-                r.recipe,
-                control.recipe,
-                t.mean_diff,
-                t.sd_diff,
-                t.pairs,
-                t.p,
-                head.verdict.words()
-            ),
-            None => format!(
-                "{} vs {}: fewer than 2 common seeds finished, no comparison.",
-                r.recipe, control.recipe
-            ),
-        });
-        comparisons.extend(cs);
+        // Against the control; a self-supervised recipe with the hierarchy also against the same
+        // recipe without it, when listed (what the hierarchy alone changes).
+        let twin = (recipes[i].contrastive().is_some() && recipes[i].uses_hierarchy())
+            .then(|| recipes[i].hierarchy_control())
+            .and_then(|t| recipes.iter().position(|x| *x == t))
+            .filter(|&j| j != control_index);
+        for against in std::iter::once(control).chain(twin.map(|j| &rows[j])) {
+            let cs: Vec<Comparison> = metric_list.iter().map(|m| compare(r, against, m)).collect();
+            answer.push(headline_sentence(&cs[0], datasets.len().saturating_sub(1)));
+            comparisons.extend(cs);
+        }
     }
 
-    // One sentence over the recipes that use the hierarchy (HXE, soft labels), on the headline.
-    let verdicts: Vec<(&str, Verdict)> = comparisons
+    // One sentence over the recipes that use the hierarchy (HXE, soft labels, MoCHi-LCA), on the
+    // headline, each against the same training without the hierarchy (cross-entropy for the
+    // supervised ones, the recipe without `-lca` for the self-supervised ones).
+    let verdicts: Vec<(&str, &str, Verdict)> = comparisons
         .iter()
         .filter(|c| c.metric == metric_list[0].0)
         .filter_map(|c| {
-            let recipe = input
-                .config
-                .recipes
-                .iter()
-                .find(|r| r.to_string() == c.recipe)?;
-            recipe
-                .uses_hierarchy()
-                .then_some((c.recipe.as_str(), c.verdict))
+            let recipe = recipes.iter().find(|r| r.to_string() == c.recipe)?;
+            (recipe.uses_hierarchy() && recipe.hierarchy_control().to_string() == c.control)
+                .then_some((c.recipe.as_str(), c.control.as_str(), c.verdict))
         })
         .collect();
     if !verdicts.is_empty() {
         let named = |v: Verdict| {
             verdicts
                 .iter()
-                .filter(|x| x.1 == v)
+                .filter(|x| x.2 == v)
                 .map(|x| x.0)
                 .collect::<Vec<_>>()
         };
@@ -445,11 +457,24 @@ pub fn summarize(input: &SummaryInput) -> ExperimentReport {
                 worse.join(", ")
             ),
         };
+        let control_name = Recipe::cross_entropy().to_string();
+        let against = if verdicts.iter().all(|v| v.1 == control_name) {
+            "plain cross-entropy".to_string()
+        } else {
+            format!(
+                "the same training without it ({})",
+                verdicts
+                    .iter()
+                    .map(|v| format!("{} vs {}", v.0, v.1))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         answer.insert(
             0,
             format!(
-                "Training with the hierarchy ({}) against plain cross-entropy, on the unseen \
-                 levels: {overall}.",
+                "Training with the hierarchy ({}) against {against}, on the unseen levels: \
+                 {overall}.",
                 verdicts.iter().map(|v| v.0).collect::<Vec<_>>().join(", ")
             ),
         );
@@ -666,7 +691,8 @@ pub fn write(r: &ExperimentReport, dir: &Path) -> Result<()> {
          height over the top-5 predictions) are measured on the seen test set; L1…Lk are the \
          levels of unseen concepts, L1 closest to the seen concepts. std is over seeds (numpy's \
          population std). Train top-1 is the last epoch's accuracy on the seen training set (how \
-         well the recipe fitted it). The pretrained row is the frozen backbone's own features \
+         well the recipe fitted it; for the self-supervised recipes, how often the positive key \
+         ranked first among the queue's negatives and MoCHi's synthetic ones). The pretrained row is the frozen backbone's own features \
          (std over probe seeds).\n"
     );
     let _ = writeln!(md, "## The answer on this data\n");

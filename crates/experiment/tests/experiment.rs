@@ -1,6 +1,7 @@
 //! A whole experiment in seconds on a CoG run made in memory: Gaussian features whose clusters
-//! follow a small is-a tree, 2 recipes (and t-ReX) × 2 seeds, then resumption and the errors of
-//! bad input (labels, recipes, another configuration, unreadable images).
+//! follow a small is-a tree, 2 recipes (and t-ReX) × 2 seeds, the self-supervised recipes (MoCHi,
+//! MoCHi-LCA) in the same table, then resumption and the errors of bad input (labels, recipes,
+//! another configuration, unreadable images).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -287,6 +288,78 @@ fn a_tiny_experiment_runs_reports_and_resumes() {
     let resumed = exp.run_all(&notes).unwrap();
     assert_eq!(resumed.rows[1].per_seed, report.rows[1].per_seed);
     assert!(unit_dir.join("result.json").is_file());
+}
+
+#[test]
+fn self_supervised_recipes_join_the_table_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = FakeRun::new(tmp.path(), &["dog", "cat", "car", "cup"]);
+    let out = tmp.path().join("exp");
+    let cfg = config("ce,mochi:8:4:4,mochi-lca:8:4:4");
+    let exp = Experiment::new(&run, cfg, &out).unwrap();
+    let report = exp.run_all(&Notes::default()).unwrap();
+    let names: Vec<&str> = report.rows.iter().map(|r| r.recipe.as_str()).collect();
+    assert_eq!(names, ["ce", "mochi:8:4:4", "mochi-lca:8:4:4"]);
+    for row in &report.rows {
+        assert_eq!(row.per_seed.len(), 2, "{}", row.recipe);
+        for (i, d) in report.datasets.iter().enumerate() {
+            let top1 = row.top1[i].as_ref().unwrap().mean;
+            assert!(top1.is_finite() && top1 > 0.0, "{} {d}: {top1}", row.recipe);
+        }
+    }
+    // The trunk was trained by MoCHi-LCA: InfoNCE over the MoCo-v2 views, with its diagnostics.
+    let metrics =
+        std::fs::read_to_string(out.join("mochi-lca_8_4_4/seed-1/train/metrics.csv")).unwrap();
+    assert!(
+        metrics.lines().next().unwrap().contains("dropped_pct"),
+        "{metrics}"
+    );
+    assert_eq!(metrics.lines().count(), 1 + 3, "3 epochs");
+    // Both against ce on every metric, MoCHi-LCA also against MoCHi (the hierarchy alone).
+    assert_eq!(report.comparisons.len(), 3 * (1 + 3 + 2));
+    assert!(report
+        .comparisons
+        .iter()
+        .any(|c| c.recipe == "mochi-lca:8:4:4" && c.control == "mochi:8:4:4"));
+    assert!(
+        report.answer[0].starts_with(
+            "Training with the hierarchy (mochi-lca:8:4:4) against the same training without it \
+             (mochi-lca:8:4:4 vs mochi:8:4:4)"
+        ),
+        "{}",
+        report.answer[0]
+    );
+
+    // Again: reused. A unit whose commit point is lost: its training and probes are reused.
+    let notes = Notes::default();
+    exp.run_all(&notes).unwrap();
+    let notes = notes.0.into_inner().unwrap();
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|n| n.ends_with("finished earlier"))
+            .count(),
+        6
+    );
+    let unit_dir = out.join("mochi-lca_8_4_4").join("seed-2");
+    std::fs::remove_file(unit_dir.join("result.json")).unwrap();
+    let resumed = exp.run_all(&Notes::default()).unwrap();
+    assert_eq!(resumed.rows[2].per_seed, report.rows[2].per_seed);
+
+    // Adding a self-supervised recipe leaves the finished supervised units valid.
+    let ce_only = Experiment::new(&run, config("ce"), &out).unwrap();
+    let notes = Notes::default();
+    ce_only.run_all(&notes).unwrap();
+    assert_eq!(
+        notes
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|n| n.ends_with("finished earlier"))
+            .count(),
+        2
+    );
 }
 
 #[test]

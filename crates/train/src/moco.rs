@@ -292,8 +292,9 @@ impl MocoConfig {
     }
 }
 
-/// The recipes of the CLI and the experiment: `moco`, `mochi[:N,s,s′]`, `moco-lca`,
-/// `mochi-lca[:N,s,s′]`.
+/// The recipes of the CLI and the experiment: `moco`, `mochi[:N:s:s′]`, `moco-lca`,
+/// `mochi-lca[:N:s:s′]` (MoCHi's numbers separated by `:` as the other recipes' parameters, or
+/// by `,` as `--mochi` takes them; written with `:`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContrastiveRecipe {
     /// `None`: MoCo-v2; `Some(None)`: MoCHi at [`MocoConfig::default_mochi`]; `Some(Some(m))`:
@@ -303,6 +304,35 @@ pub struct ContrastiveRecipe {
     pub hierarchy: bool,
 }
 
+/// The self-supervised recipe names.
+pub const CONTRASTIVE_NAMES: [&str; 4] = ["moco", "mochi", "moco-lca", "mochi-lca"];
+
+impl ContrastiveRecipe {
+    /// Whether `name` (a recipe without its parameters) is one of [`CONTRASTIVE_NAMES`].
+    pub fn is_name(name: &str) -> bool {
+        CONTRASTIVE_NAMES.contains(&name)
+    }
+
+    /// The same recipe without the hierarchy (`mochi-lca:…` → `mochi:…`): its control.
+    pub fn without_hierarchy(&self) -> Self {
+        ContrastiveRecipe {
+            hierarchy: false,
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for ContrastiveRecipe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = CONTRASTIVE_NAMES[2 * self.hierarchy as usize + self.mochi.is_some() as usize];
+        f.write_str(name)?;
+        if let Some(Some(m)) = &self.mochi {
+            write!(f, ":{}:{}:{}", m.hardest, m.pair_mixes, m.query_mixes)?;
+        }
+        Ok(())
+    }
+}
+
 impl FromStr for ContrastiveRecipe {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
@@ -310,18 +340,13 @@ impl FromStr for ContrastiveRecipe {
             Some((n, a)) => (n, Some(a)),
             None => (s, None),
         };
-        let (mochi, hierarchy) = match name {
-            "moco" => (false, false),
-            "mochi" => (true, false),
-            "moco-lca" => (false, true),
-            "mochi-lca" => (true, true),
-            other => {
-                return Err(format!(
-                    "unknown self-supervised recipe {other:?}: use moco, mochi, moco-lca or \
-                     mochi-lca (MoCHi's N,s,s′ after a colon, e.g. mochi:256,512,256)"
-                ))
-            }
+        let Some(index) = CONTRASTIVE_NAMES.iter().position(|n| *n == name) else {
+            return Err(format!(
+                "unknown self-supervised recipe {name:?}: use moco, mochi, moco-lca or \
+                 mochi-lca (MoCHi's N, s, s′ after a colon, e.g. mochi:256:512:256)"
+            ));
         };
+        let (mochi, hierarchy) = (index % 2 == 1, index >= 2);
         let mochi = match (mochi, args) {
             (false, Some(_)) => {
                 return Err(format!(
@@ -330,7 +355,7 @@ impl FromStr for ContrastiveRecipe {
             }
             (false, None) => None,
             (true, None) => Some(None),
-            (true, Some(a)) => Some(Some(a.parse()?)),
+            (true, Some(a)) => Some(Some(a.replace(':', ",").parse()?)),
         };
         Ok(ContrastiveRecipe { mochi, hierarchy })
     }
@@ -1045,6 +1070,21 @@ mod tests {
             .parse::<ContrastiveRecipe>()
             .unwrap_err()
             .contains("whole"));
+        // Written with colons, read with colons or commas.
+        for text in [
+            "moco",
+            "mochi",
+            "moco-lca",
+            "mochi-lca",
+            "mochi:256:512:0",
+            "mochi-lca:8:6:4",
+        ] {
+            let r: ContrastiveRecipe = text.parse().unwrap();
+            assert_eq!(r.to_string(), text);
+        }
+        let commas: ContrastiveRecipe = "mochi-lca:8,6,4".parse().unwrap();
+        assert_eq!(commas.to_string(), "mochi-lca:8:6:4");
+        assert_eq!(commas.without_hierarchy().to_string(), "mochi:8:6:4");
     }
 
     #[test]

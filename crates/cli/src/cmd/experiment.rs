@@ -33,9 +33,17 @@ enum ExperimentCommand {
 ///   hiercog experiment hierarchy                          # the default run, depth (a), 5 recipes × 3 seeds
 ///   hiercog experiment hierarchy --recipe ce,hxe:0.1,hxe:0.5,soft:10,trex --seeds 22,37,45
 ///   hiercog experiment hierarchy --depth small-resnet     # whole-backbone training from images
+///   hiercog experiment hierarchy --recipe ce,moco,mochi,mochi-lca   # self-supervised beside ce
 ///
 /// Recipes: ce, ce:ε (label smoothing), hxe:α (the reference code's HXE), hxe-paper:α, soft:β
 /// (soft labels, KL), soft-ce:β, trex (t-ReX with cross-entropy), trex+LOSS.
+/// Self-supervised (the labels unused but by the -lca recipes): moco (MoCo-v2), mochi[:N:s:s′]
+/// (MoCHi hard-negative mixing; default N = K/16, s = 2N, s′ = N: 64,128,64 at the CPU queue of
+/// 1,024), moco-lca and mochi-lca[:N:s:s′] (same-class negatives dropped, MoCHi's partners drawn
+/// by LCA height: the hierarchy). At depth (a) they train the same MLP trunk on the frozen
+/// features, query and key two distinct stored MoCo-v2 views of an image (views.moco of them);
+/// at depth (b) they pre-train the backbone as `hiercog pretrain moco` does. A -lca recipe is
+/// also compared with the same recipe without the hierarchy when both are listed.
 /// Depths: last-layers (an MLP trunk on the frozen backbone's features; default, cheap on a CPU),
 /// small-resnet (a ResNet-18 of width 16 from 64 px images), resnet50 (the GPU recipe).
 ///
@@ -54,7 +62,8 @@ pub struct HierarchyArgs {
     /// The experiment's config (TOML, see --print-config); flags below override it.
     #[arg(long, value_name = "FILE")]
     experiment_config: Option<PathBuf>,
-    /// Recipes, comma-separated, e.g. ce,hxe:0.1,hxe:0.5,soft:10,trex.
+    /// Recipes, comma-separated, e.g. ce,hxe:0.1,hxe:0.5,soft:10,trex,mochi:256:512:256
+    /// (MoCHi's numbers may also be given with commas: mochi:256,512,256).
     #[arg(long, value_delimiter = ',', value_name = "RECIPES")]
     recipe: Option<Vec<String>>,
     /// Training seeds, e.g. 22,37,45 (≥ 3 to judge seed noise).
@@ -128,7 +137,7 @@ impl HierarchyArgs {
             None => ExperimentConfig::default(),
         };
         if let Some(list) = &self.recipe {
-            cfg.recipes = list
+            cfg.recipes = rejoin_numbers(list)
                 .iter()
                 .map(|r| r.parse::<Recipe>())
                 .collect::<Result<_, _>>()
@@ -159,6 +168,22 @@ impl HierarchyArgs {
         cfg.validate()?;
         Ok(cfg)
     }
+}
+
+/// The recipes of a comma-split `--recipe` list with the pieces that are bare numbers put back
+/// on the recipe before them (`mochi:256`, `512`, `256` → `mochi:256,512,256`).
+fn rejoin_numbers(pieces: &[String]) -> Vec<String> {
+    let mut recipes: Vec<String> = Vec::new();
+    for piece in pieces {
+        match recipes.last_mut() {
+            Some(last) if piece.trim().parse::<u64>().is_ok() && last.contains(':') => {
+                last.push(',');
+                last.push_str(piece.trim());
+            }
+            _ => recipes.push(piece.clone()),
+        }
+    }
+    recipes
 }
 
 /// Writes the configs the jobs read and the Slurm scripts into `plan_dir`.
