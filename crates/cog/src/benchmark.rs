@@ -75,7 +75,7 @@ impl Level {
 }
 
 /// A pool concept removed by a filter.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RemovedConcept {
     /// wnid or label.
     pub wnid: String,

@@ -22,7 +22,7 @@ mod shards;
 pub use error::{Error, Result};
 pub use formats::Format;
 pub use preprocess::{FittedPreprocess, Preprocess};
-pub use set::{check_pair, remap_labels, FeatureSet};
+pub use set::{check_finite, check_pair, remap_labels, FeatureSet, FeatureView};
 pub use shards::ShardWriter;
 
 /// The README's examples, compiled and run as doc tests.

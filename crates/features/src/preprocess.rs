@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use crate::{FeatureSet, Result};
+use crate::{FeatureView, Result};
 
 /// How features are normalized before the probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -59,8 +59,10 @@ pub enum FittedPreprocess {
 }
 
 impl Preprocess {
-    /// Fits the preprocessing on `train` (statistics in f64 for accuracy on large sets).
-    pub fn fit(self, train: &FeatureSet) -> Result<FittedPreprocess> {
+    /// Fits the preprocessing on `train`, a [`FeatureSet`](crate::FeatureSet) or a
+    /// [`FeatureView`] (statistics in f64 for accuracy on large sets).
+    pub fn fit<'a>(self, train: impl Into<FeatureView<'a>>) -> Result<FittedPreprocess> {
+        let train = train.into();
         Ok(match self {
             Preprocess::L2 => FittedPreprocess::L2,
             Preprocess::None => FittedPreprocess::None,
@@ -68,8 +70,8 @@ impl Preprocess {
                 let (n, d) = (train.rows().max(1) as f64, train.dim());
                 let mut sum = vec![0f64; d];
                 let mut sq = vec![0f64; d];
-                for i in 0..train.rows() {
-                    for (j, &v) in train.row(i).iter().enumerate() {
+                for row in train.x().chunks_exact(d) {
+                    for (j, &v) in row.iter().enumerate() {
                         sum[j] += v as f64;
                         sq[j] += (v as f64) * (v as f64);
                     }
@@ -97,8 +99,10 @@ impl Preprocess {
 }
 
 impl FittedPreprocess {
-    /// The preprocessed matrix of `set` (a new row-major vector).
-    pub fn transform(&self, set: &FeatureSet) -> Vec<f32> {
+    /// The preprocessed matrix of `set`, a [`FeatureSet`](crate::FeatureSet) or a
+    /// [`FeatureView`] (a new row-major vector).
+    pub fn transform<'a>(&self, set: impl Into<FeatureView<'a>>) -> Vec<f32> {
+        let set = set.into();
         let mut out = set.x().to_vec();
         match self {
             FittedPreprocess::None => {}
@@ -130,6 +134,7 @@ impl FittedPreprocess {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FeatureSet;
 
     #[test]
     fn l2_standardize_none() {

@@ -97,23 +97,8 @@ impl FeatureSet {
         class_names: Option<Vec<String>>,
         path: Option<&Path>,
     ) -> Result<Self> {
-        let n = x.as_slice().len();
-        let shown = path
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("<memory>"));
-        if dim == 0 || n % dim != 0 {
-            return Err(Error::format(
-                shown,
-                format!("{n} values cannot form rows of dimension {dim}"),
-            ));
-        }
-        if n / dim != labels.len() {
-            return Err(Error::RowMismatch {
-                path: shown,
-                rows: n / dim,
-                labels: labels.len(),
-            });
-        }
+        let shown = path.unwrap_or(Path::new(IN_MEMORY));
+        FeatureView::new(x.as_slice(), dim, &labels, None, shown)?;
         Ok(FeatureSet {
             x,
             dim,
@@ -145,9 +130,17 @@ impl FeatureSet {
 
     /// Number of classes: the class names if known, else the largest label + 1.
     pub fn num_classes(&self) -> usize {
-        match &self.class_names {
-            Some(names) => names.len(),
-            None => self.labels.iter().max().map_or(0, |&m| m as usize + 1),
+        self.view().num_classes()
+    }
+
+    /// The set as a borrowed [`FeatureView`] (what the checks and the preprocessing read).
+    pub fn view(&self) -> FeatureView<'_> {
+        FeatureView {
+            x: self.x(),
+            dim: self.dim,
+            labels: &self.labels,
+            class_names: self.class_names.as_deref(),
+            source: self.source.as_deref().unwrap_or(Path::new(IN_MEMORY)),
         }
     }
 
@@ -156,24 +149,112 @@ impl FeatureSet {
         matches!(self.x, Matrix::Mapped { .. })
     }
 
+    /// Checks that every value is finite and that labels are 0..C-1 with every class present.
+    pub fn validate(&self) -> Result<()> {
+        self.view().validate()
+    }
+
+    /// Writes the set in `format` at `path`, atomically.
+    pub fn save(&self, path: &Path, format: Format) -> Result<()> {
+        formats::save(self, path, format)
+    }
+}
+
+/// How a set without a file is named in messages.
+const IN_MEMORY: &str = "<memory>";
+
+/// A borrowed feature matrix with its labels, class names and name: what the checks
+/// ([`FeatureView::validate`], [`check_pair`]) and the preprocessing read, so that a matrix held
+/// elsewhere (a numpy array handed over by the Python package) is checked and normalised without
+/// first being copied into a [`FeatureSet`].
+#[derive(Clone, Copy, Debug)]
+pub struct FeatureView<'a> {
+    x: &'a [f32],
+    dim: usize,
+    labels: &'a [u32],
+    class_names: Option<&'a [String]>,
+    source: &'a Path,
+}
+
+impl<'a> From<&'a FeatureSet> for FeatureView<'a> {
+    fn from(set: &'a FeatureSet) -> Self {
+        set.view()
+    }
+}
+
+impl<'a> FeatureView<'a> {
+    /// Views `x` (row-major, `labels.len() × dim`) with its labels; `source` names the matrix in
+    /// error messages (a path, or e.g. `X_train`). Fails as [`FeatureSet::from_vec`] does on a
+    /// shape that does not fit.
+    pub fn new(
+        x: &'a [f32],
+        dim: usize,
+        labels: &'a [u32],
+        class_names: Option<&'a [String]>,
+        source: &'a Path,
+    ) -> Result<Self> {
+        if dim == 0 || x.len() % dim != 0 {
+            return Err(Error::format(
+                source.to_path_buf(),
+                format!("{} values cannot form rows of dimension {dim}", x.len()),
+            ));
+        }
+        if x.len() / dim != labels.len() {
+            return Err(Error::RowMismatch {
+                path: source.to_path_buf(),
+                rows: x.len() / dim,
+                labels: labels.len(),
+            });
+        }
+        Ok(FeatureView {
+            x,
+            dim,
+            labels,
+            class_names,
+            source,
+        })
+    }
+
+    /// The whole matrix, row-major.
+    pub fn x(&self) -> &'a [f32] {
+        self.x
+    }
+
+    /// Feature dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Class index of each row.
+    pub fn labels(&self) -> &'a [u32] {
+        self.labels
+    }
+
+    /// Number of classes: the class names if known, else the largest label + 1.
+    pub fn num_classes(&self) -> usize {
+        match self.class_names {
+            Some(names) => names.len(),
+            None => self.labels.iter().max().map_or(0, |&m| m as usize + 1),
+        }
+    }
+
     fn shown(&self) -> PathBuf {
-        self.source
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("<memory>"))
+        self.source.to_path_buf()
+    }
+
+    /// Checks that every value is finite, naming the rows that are not.
+    pub fn check_finite(&self) -> Result<()> {
+        check_finite(self.source, self.x, self.dim)
     }
 
     /// Checks that every value is finite and that labels are 0..C-1 with every class present.
     pub fn validate(&self) -> Result<()> {
-        let bad: Vec<usize> = (0..self.rows())
-            .filter(|&i| self.row(i).iter().any(|v| !v.is_finite()))
-            .collect();
-        if !bad.is_empty() {
-            return Err(Error::NonFinite {
-                path: self.shown(),
-                count: bad.len(),
-                examples: list_rows(&bad),
-            });
-        }
+        self.check_finite()?;
         let c = self.num_classes();
         if let Some(&l) = self.labels.iter().find(|&&l| l as usize >= c) {
             return Err(Error::Labels {
@@ -199,11 +280,25 @@ impl FeatureSet {
         }
         Ok(())
     }
+}
 
-    /// Writes the set in `format` at `path`, atomically.
-    pub fn save(&self, path: &Path, format: Format) -> Result<()> {
-        formats::save(self, path, format)
+/// Checks that every value of the `dim`-wide rows `x` is finite, naming the rows that are not
+/// (`source` names the matrix: a path, or e.g. `X_train`).
+pub fn check_finite(source: &Path, x: &[f32], dim: usize) -> Result<()> {
+    let bad: Vec<usize> = x
+        .chunks(dim.max(1))
+        .enumerate()
+        .filter(|(_, row)| row.iter().any(|v| !v.is_finite()))
+        .map(|(i, _)| i)
+        .collect();
+    if !bad.is_empty() {
+        return Err(Error::NonFinite {
+            path: source.to_path_buf(),
+            count: bad.len(),
+            examples: list_rows(&bad),
+        });
     }
+    Ok(())
 }
 
 /// "rows 3, 17 and 2 more".
@@ -218,7 +313,11 @@ fn list_rows(rows: &[usize]) -> String {
 
 /// Checks that a train and a test set can be used together: both valid, same dimension, same
 /// classes (every class present in both, same class names when both have them).
-pub fn check_pair(train: &FeatureSet, test: &FeatureSet) -> Result<()> {
+pub fn check_pair<'a>(
+    train: impl Into<FeatureView<'a>>,
+    test: impl Into<FeatureView<'a>>,
+) -> Result<()> {
+    let (train, test) = (train.into(), test.into());
     let mismatch = |problem: String| Error::Mismatch {
         train: train.shown(),
         test: test.shown(),
@@ -233,7 +332,7 @@ pub fn check_pair(train: &FeatureSet, test: &FeatureSet) -> Result<()> {
     }
     train.validate()?;
     test.validate()?;
-    if let (Some(a), Some(b)) = (&train.class_names, &test.class_names) {
+    if let (Some(a), Some(b)) = (train.class_names, test.class_names) {
         if a != b {
             let diff: Vec<&String> = a
                 .iter()
@@ -347,6 +446,34 @@ mod tests {
             .to_string()
             .contains("class lists differ"));
         check_pair(&named(&["x", "y"]), &named(&["x", "y"])).unwrap();
+    }
+
+    #[test]
+    fn a_view_is_checked_under_its_own_name() {
+        let x = [0.0, 1.0, f32::NAN, 0.0];
+        let msg = FeatureView::new(&x, 2, &[0, 1], None, Path::new("X_train"))
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("X_train: non-finite features") && msg.contains("row 1"),
+            "{msg}"
+        );
+        let msg = FeatureView::new(&x, 2, &[0], None, Path::new("X_test"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("X_test: 2 rows of features but 1 labels"),
+            "{msg}"
+        );
+        let ok = FeatureView::new(&x[..2], 2, &[0], None, Path::new("a")).unwrap();
+        let b = [0.0, 1.0, 2.0];
+        let other = FeatureView::new(&b, 3, &[0], None, Path::new("b")).unwrap();
+        assert!(check_pair(ok, other)
+            .unwrap_err()
+            .to_string()
+            .contains("train (a) and test (b) disagree: features are 2-d in train but 3-d"));
     }
 
     #[test]

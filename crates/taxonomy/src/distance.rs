@@ -46,15 +46,62 @@ impl std::str::FromStr for DistanceConvention {
 /// Symmetric n×n matrix of distances between `labels`, row-major.
 #[derive(Clone, Debug)]
 pub struct DistanceMatrix {
-    /// The concepts of the rows and columns, in order.
+    /// The concepts of the rows and columns, in order; empty for a matrix made
+    /// [`from_values`](DistanceMatrix::from_values).
     pub labels: Vec<ConceptId>,
+    n: usize,
     data: Vec<f64>,
 }
 
 impl DistanceMatrix {
+    /// A matrix of class distances given as values (row-major `n × n`, e.g. a user's own, or one
+    /// computed elsewhere), checked: symmetric, zero on the diagonal, every value ≥ 0 (+∞ allowed:
+    /// no common ancestor); the first offending entry is named.
+    pub fn from_values(values: Vec<f64>, n: usize) -> Result<DistanceMatrix> {
+        let bad = |message: String| Err(Error::BadDistances(message));
+        if values.len() != n * n {
+            return bad(format!(
+                "{} values do not form a {n}×{n} matrix",
+                values.len()
+            ));
+        }
+        for i in 0..n {
+            for j in 0..n {
+                let v = values[i * n + j];
+                if v.is_nan() || v < 0.0 {
+                    return bad(format!("entry ({i}, {j}) is {v}; distances must be >= 0"));
+                }
+                if i == j && v != 0.0 {
+                    return bad(format!("entry ({i}, {i}) is {v}; the diagonal must be 0"));
+                }
+                if v != values[j * n + i] {
+                    return bad(format!(
+                        "entry ({i}, {j}) is {v} but ({j}, {i}) is {}; the matrix must be symmetric",
+                        values[j * n + i]
+                    ));
+                }
+            }
+        }
+        Ok(DistanceMatrix {
+            labels: Vec::new(),
+            n,
+            data: values,
+        })
+    }
+
     /// Number of labels.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.n
+    }
+
+    /// All distances, row-major.
+    pub fn values(&self) -> &[f64] {
+        &self.data
+    }
+
+    /// All distances, row-major, without a copy.
+    pub fn into_values(self) -> Vec<f64> {
+        self.data
     }
     /// True when there is no label.
     pub fn is_empty(&self) -> bool {
@@ -180,6 +227,26 @@ pub fn distance_matrix_within(
     });
     Ok(DistanceMatrix {
         labels: labels.to_vec(),
+        n: m,
         data,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_matrix_from_values_is_checked() {
+        let m = DistanceMatrix::from_values(vec![0.0, 2.0, 2.0, 0.0], 2).unwrap();
+        assert_eq!((m.len(), m.get(0, 1), m.max()), (2, 2.0, 2.0));
+        assert!(m.labels.is_empty());
+        let err = |v: Vec<f64>, n| DistanceMatrix::from_values(v, n).unwrap_err().to_string();
+        assert!(err(vec![0.0; 3], 2).contains("3 values do not form a 2×2 matrix"));
+        assert!(err(vec![0.0, 1.0, 2.0, 0.0], 2).contains("(0, 1) is 1 but (1, 0) is 2"));
+        assert!(err(vec![1.0, 0.0, 0.0, 0.0], 2).contains("the diagonal must be 0"));
+        assert!(err(vec![0.0, f64::NAN, f64::NAN, 0.0], 2).contains("(0, 1) is NaN"));
+        let inf = DistanceMatrix::from_values(vec![0.0, f64::INFINITY, f64::INFINITY, 0.0], 2);
+        assert_eq!(inf.unwrap().into_values()[1], f64::INFINITY);
+    }
 }

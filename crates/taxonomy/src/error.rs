@@ -117,6 +117,9 @@ pub enum Error {
     /// An input that must not be empty is empty (the string names it).
     #[error("{0} must not be empty")]
     Empty(&'static str),
+    /// A distance matrix given as values is not one (shape, sign, diagonal, symmetry).
+    #[error("invalid distance matrix: {0}")]
+    BadDistances(String),
     /// Information content computed for another taxonomy.
     #[error("information content was computed for a taxonomy of {ic} concepts but this one has {tax}: compute it on the same taxonomy")]
     IcMismatch {

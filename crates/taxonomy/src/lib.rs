@@ -27,7 +27,7 @@ pub use ic::{InformationContent, IC_INFINITY};
 pub use setsim::SetSimilarity;
 pub use similarity::{read_pair_file, similarities, similarity, Measure};
 pub use snapshot::{read_snapshot, write_snapshot, SNAPSHOT_VERSION};
-pub use taxonomy::{ConceptId, Taxonomy, TaxonomySource};
+pub use taxonomy::{ConceptId, ConceptInfo, Taxonomy, TaxonomySource};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

@@ -415,6 +415,50 @@ impl Taxonomy {
         let bb = self.ancestors(b);
         intersect_sorted(&aa, &bb)
     }
+
+    /// Everything known about `c`, concepts named by wnid or label: what `hiercog taxonomy show
+    /// --json` prints and the Python package's `Taxonomy.synset` returns.
+    pub fn info(&self, c: ConceptId) -> ConceptInfo {
+        let names = |xs: &[ConceptId]| xs.iter().map(|&x| self.name(x).to_string()).collect();
+        let nh = self.n_hypernyms(c);
+        ConceptInfo {
+            id: self.name(c).to_string(),
+            name: self.nltk_name(c),
+            lemmas: self.lemmas(c).to_vec(),
+            gloss: self.gloss(c).map(str::to_string),
+            min_depth: self.min_depth(c),
+            max_depth: self.max_depth(c),
+            hypernyms: names(&self.parents(c)[..nh]),
+            instance_hypernyms: names(&self.parents(c)[nh..]),
+            children: names(self.children(c)),
+            hypernym_paths: self.hypernym_paths(c).iter().map(|p| names(p)).collect(),
+        }
+    }
+}
+
+/// A concept described by names: [`Taxonomy::info`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ConceptInfo {
+    /// wnid or user label.
+    pub id: String,
+    /// NLTK's synset name (`dog.n.01`), the label for user concepts.
+    pub name: String,
+    /// Lemmas in WordNet order.
+    pub lemmas: Vec<String>,
+    /// The WordNet gloss; `None` for user concepts.
+    pub gloss: Option<String>,
+    /// Shortest path length up to a root.
+    pub min_depth: usize,
+    /// Longest path length up to a root.
+    pub max_depth: usize,
+    /// Direct hypernyms (is-a parents).
+    pub hypernyms: Vec<String>,
+    /// Direct instance hypernyms.
+    pub instance_hypernyms: Vec<String>,
+    /// Direct hyponyms.
+    pub children: Vec<String>,
+    /// Every path from a root down to the concept, root first.
+    pub hypernym_paths: Vec<Vec<String>>,
 }
 
 /// Intersection of two id-sorted lists.

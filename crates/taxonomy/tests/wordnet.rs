@@ -119,3 +119,24 @@ fn fast_set_similarity_equals_pairwise_maximum() {
         }
     }
 }
+
+#[test]
+fn info_describes_a_synset_by_names() {
+    let tax = Taxonomy::wordnet().unwrap();
+    let info = tax.info(tax.id("n02084071").unwrap());
+    assert_eq!(
+        (info.id.as_str(), info.name.as_str()),
+        ("n02084071", "dog.n.01")
+    );
+    assert_eq!(info.lemmas[..2], ["dog", "domestic_dog"]);
+    assert_eq!((info.min_depth, info.max_depth), (8, 13));
+    // dog is a canine and a domestic animal: two hypernyms, two paths from entity.
+    assert_eq!(info.hypernyms, ["n02083346", "n01317541"]);
+    assert!(info.instance_hypernyms.is_empty());
+    assert_eq!(info.hypernym_paths.len(), 2);
+    assert!(info
+        .hypernym_paths
+        .iter()
+        .all(|p| p[0] == "n00001740" && p.last().unwrap() == "n02084071"));
+    assert!(info.children.contains(&"n02085374".to_string())); // toy dog
+}

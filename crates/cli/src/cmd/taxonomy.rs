@@ -196,24 +196,7 @@ fn show(tax: &Taxonomy, concept: &str, json: bool) -> anyhow::Result<()> {
     let paths: Vec<Vec<ConceptId>> = tax.hypernym_paths(c);
     let nh = tax.n_hypernyms(c);
     if json {
-        let names = |xs: &[ConceptId]| {
-            xs.iter()
-                .map(|&x| tax.name(x).to_string())
-                .collect::<Vec<_>>()
-        };
-        let j = serde_json::json!({
-            "id": tax.name(c),
-            "name": tax.nltk_name(c),
-            "lemmas": tax.lemmas(c),
-            "gloss": tax.gloss(c),
-            "min_depth": tax.min_depth(c),
-            "max_depth": tax.max_depth(c),
-            "hypernyms": names(&tax.parents(c)[..nh]),
-            "instance_hypernyms": names(&tax.parents(c)[nh..]),
-            "children": names(tax.children(c)),
-            "hypernym_paths": paths.iter().map(|p| names(p)).collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        println!("{}", serde_json::to_string_pretty(&tax.info(c))?);
         return Ok(());
     }
     println!("{}  {}", tax.name(c), tax.nltk_name(c));
