@@ -38,3 +38,8 @@ pub use error::{Error, Result};
 pub use extract::{extract, ExtractOptions, ExtractProgress, ExtractSummary};
 pub use models::{known_models, model_spec, Arch, ModelSpec};
 pub use preprocess::Preprocess;
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

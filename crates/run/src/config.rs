@@ -18,10 +18,15 @@ use crate::{Error, Result};
 pub struct RunConfig {
     /// Where the run lives: images (if generated), levels, features, results store, report.
     pub run_dir: PathBuf,
+    /// The hierarchy that ranks unseen concepts and defines the hierarchical metrics.
     pub taxonomy: TaxonomyConfig,
+    /// Where the images come from and how each concept's are split into train and test.
     pub images: ImagesConfig,
+    /// How the seen set and the levels of unseen concepts are chosen.
     pub levels: LevelsConfig,
+    /// The frozen backbone that extracts the features.
     pub model: ModelConfig,
+    /// The probe protocol run on every dataset.
     pub probe: ProbeConfig,
 }
 
@@ -71,10 +76,13 @@ pub struct ImagesConfig {
     pub split_seed: u64,
 }
 
+/// Where a run's images come from (`images.source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImageSource {
+    /// hiercog-synth renders its synthetic set into the run directory (nothing to download).
     Synthetic,
+    /// Real images in ImageNet layout under `images.root` (and `images.seen_root`).
     Folders,
 }
 
@@ -123,18 +131,24 @@ pub struct LevelsConfig {
     pub levels: usize,
     /// Concepts per level.
     pub concepts_per_level: usize,
-    /// Official files (source = official).
+    /// The official CoG levels pickle (source = official).
     pub official_levels_pkl: Option<PathBuf>,
+    /// The official CoG train/test split pickle (source = official); its paths are joined to
+    /// `images.root`.
     pub official_split_pkl: Option<PathBuf>,
     /// Existing benchmark directory (source = dir).
     pub dir: Option<PathBuf>,
 }
 
+/// Where a run's levels of unseen concepts come from (`levels.source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LevelSource {
+    /// Ranked and cut by `hiercog-cog`'s level builder from the pool.
     Build,
+    /// Imported from the official ImageNet-CoG pickles, to compare with published numbers.
     Official,
+    /// Read from an existing hiercog benchmark directory (`levels.dir`).
     Dir,
 }
 
@@ -169,6 +183,7 @@ pub struct ModelConfig {
     /// The part of the checkpoint that holds the backbone (e.g. `encoder_q.` of a MoCo
     /// checkpoint); none = found from the keys.
     pub weights_prefix: Option<String>,
+    /// Images per forward pass during extraction (memory against throughput).
     pub batch: usize,
     /// Feature rows per shard: the granularity at which an interrupted extraction resumes.
     pub shard_rows: usize,
@@ -199,6 +214,8 @@ pub struct ProbeConfig {
     pub preprocess: Preprocess,
     /// Few-shot sizes (images per class); the all-data run is always done.
     pub shots: Vec<usize>,
+    /// One probe run per seed (it seeds the validation split, the few-shot draw, the
+    /// hyper-parameter search and the final fit); the report gives mean ± std over them.
     pub seeds: Vec<u64>,
     /// Also run the k-NN probe.
     pub knn: bool,

@@ -28,30 +28,37 @@ pub struct RunDir {
 }
 
 impl RunDir {
+    /// The run directory rooted at `root` (nothing is created).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         RunDir { root: root.into() }
     }
 
+    /// The run directory itself.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// `run.toml`: the effective configuration, which a later run in the directory must match.
     pub fn config(&self) -> PathBuf {
         self.root.join("run.toml")
     }
 
+    /// `images/`: where the synthetic image set is rendered.
     pub fn synthetic_images(&self) -> PathBuf {
         self.root.join("images")
     }
 
+    /// `levels/`: the CoG benchmark directory (levels, splits, their report).
     pub fn levels(&self) -> PathBuf {
         self.root.join("levels")
     }
 
+    /// `seen.tsv`: the train/test image lists of the seen set.
     pub fn seen_splits(&self) -> PathBuf {
         self.root.join("seen.tsv")
     }
 
+    /// `features/<dataset>/<split>/`: the shards while extracting, then one feature set.
     pub fn features(&self, dataset: &str, split: Split) -> PathBuf {
         self.root
             .join("features")
@@ -59,14 +66,17 @@ impl RunDir {
             .join(split.to_string())
     }
 
+    /// `results.sqlite`: one record per finished probe run.
     pub fn store(&self) -> PathBuf {
         self.root.join("results.sqlite")
     }
 
+    /// `results/`: per-task result files of cluster array tasks, merged by the report task.
     pub fn result_files(&self) -> PathBuf {
         self.root.join("results")
     }
 
+    /// `report/`: `report.md`, `report.json` and the plots.
     pub fn report(&self) -> PathBuf {
         self.root.join("report")
     }

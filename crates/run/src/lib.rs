@@ -18,6 +18,8 @@
 //! one per array index ([`slurm`]). Every stage checks what is already on disk first, so a re-run
 //! after a crash or `kill -9` redoes nothing finished and leaves nothing corrupt.
 
+#![warn(missing_docs)]
+
 pub mod config;
 mod error;
 mod layout;
@@ -32,6 +34,11 @@ pub use config::{ImageSource, LevelSource, RunConfig};
 pub use error::{Error, Result};
 pub use layout::{RunDir, SEEN};
 pub use stages::{Pipeline, Task};
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 /// How a running pipeline tells its user what happens; the CLI draws it with progress bars.
 pub trait Observer: Sync {

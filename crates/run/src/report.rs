@@ -17,8 +17,11 @@ use crate::{Error, Result};
 /// Mean and standard deviation over seeds of one number, with the number of seeds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Stat {
+    /// Mean over seeds.
     pub mean: f64,
+    /// Population standard deviation over seeds (divided by the number of seeds).
     pub std: f64,
+    /// Number of seeds the statistic is over.
     pub seeds: usize,
 }
 
@@ -38,21 +41,30 @@ impl Stat {
 /// One dataset's numbers (accuracies in percent).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DatasetReport {
+    /// `seen` or the level's name (`L1`..`Lk`).
     pub name: String,
+    /// Number of concepts (classes of the probe).
     pub classes: usize,
+    /// Training images of the all-data probe.
     pub train_images: usize,
+    /// Test images every probe is scored on.
     pub test_images: usize,
     /// Mean Lin similarity of the level's concepts to the seen set (`None` for the seen set).
     pub mean_similarity: Option<f64>,
+    /// Top-1 accuracy of the all-data linear probe.
     pub top1: Option<Stat>,
+    /// Top-5 accuracy of the all-data linear probe.
     pub top5: Option<Stat>,
+    /// Top-1 accuracy of the k-NN probe (when `probe.knn` is set).
     pub knn_top1: Option<Stat>,
-    /// Mean LCA height of top-1 mistakes and average hierarchical distance@5.
+    /// Mean LCA height of the top-1 mistakes (all-data probe).
     pub mistake_severity: Option<Stat>,
     /// The top-1 mistakes of the all-data runs, summed over seeds: what the mistake severity is a
     /// mean over.
     #[serde(default)]
     pub mistakes: Option<usize>,
+    /// Average hierarchical distance@5: the mean LCA height between the true class and each of
+    /// the top-5 predictions (all-data probe).
     pub hdist_at_5: Option<Stat>,
     /// Few-shot top-1 by shots per class.
     pub few_shot: BTreeMap<usize, Stat>,
@@ -63,9 +75,13 @@ pub struct DatasetReport {
 pub struct RunReport {
     /// True when the images are hiercog's synthetic set, not photographs.
     pub synthetic: bool,
+    /// The backbone, as configured (`model.name`).
     pub model: String,
+    /// The probe's solver (`fast` or `sgd`).
     pub solver: String,
+    /// The seeds every statistic is over.
     pub seeds: Vec<u64>,
+    /// The seen set first, then the levels in order.
     pub datasets: Vec<DatasetReport>,
     /// Probe runs not finished yet (the report is partial when non-zero).
     pub missing_runs: usize,

@@ -52,7 +52,9 @@ pub struct SlurmOptions {
 pub struct Plan {
     /// The plan directory (absolute).
     pub dir: PathBuf,
+    /// Tasks of the extraction job array (one per dataset × split).
     pub extract_tasks: usize,
+    /// Tasks of the probe job array (one per dataset × shots × seed).
     pub probe_tasks: usize,
     /// Memory asked for each probe task.
     pub probe_mem: String,

@@ -25,11 +25,19 @@ pub enum Task {
     /// Images, levels and image lists.
     Prepare,
     /// Features of one dataset's split.
-    Extract { dataset: String, split: Split },
+    Extract {
+        /// `seen` or a level's name.
+        dataset: String,
+        /// Train or test.
+        split: Split,
+    },
     /// One probe run (all data when `shots` is `None`).
     Probe {
+        /// `seen` or a level's name.
         dataset: String,
+        /// Training images per class; `None` for all of them.
         shots: Option<usize>,
+        /// Seed of the run's validation split, few-shot draw, search and fit.
         seed: u64,
     },
     /// The report.
@@ -47,6 +55,8 @@ impl Task {
         }
     }
 
+    /// A readable name (`extract L1/train`, `probe seen 4-shot seed 22`), used in progress,
+    /// errors and lock file names.
     pub fn label(&self) -> String {
         match self {
             Task::Prepare => "prepare".into(),
@@ -127,10 +137,12 @@ impl Pipeline {
         })
     }
 
+    /// The configuration the pipeline runs.
     pub fn config(&self) -> &RunConfig {
         &self.cfg
     }
 
+    /// The run directory the pipeline writes to.
     pub fn dir(&self) -> &RunDir {
         &self.dir
     }

@@ -23,15 +23,21 @@ pub enum Error {
         "concept {wnid:?} is listed twice (entries {first} and {second}); list each wnid once"
     )]
     Duplicate {
+        /// The repeated concept.
         wnid: String,
+        /// 0-based position of its first entry.
         first: usize,
+        /// 0-based position of the repeat.
         second: usize,
     },
     /// A parameter is out of range.
     #[error("invalid parameter {name} = {value}: {hint}")]
     BadParam {
+        /// The field of [`crate::SynthParams`] or [`crate::Variation`].
         name: &'static str,
+        /// The refused value, as given.
         value: String,
+        /// The accepted range or what to do instead.
         hint: &'static str,
     },
     /// A file or directory could not be read or written.
@@ -44,10 +50,20 @@ pub enum Error {
     },
     /// An image could not be encoded.
     #[error("cannot encode image {path}: {message}")]
-    Encode { path: PathBuf, message: String },
+    Encode {
+        /// The PNG that was being written.
+        path: PathBuf,
+        /// What the encoder said.
+        message: String,
+    },
     /// The output directory already holds something else than this exact image set.
     #[error("output directory {path} already exists and {reason}; remove it or choose another output directory")]
-    OutputExists { path: PathBuf, reason: String },
+    OutputExists {
+        /// The output directory.
+        path: PathBuf,
+        /// What is there instead (another format, other parameters, foreign files).
+        reason: String,
+    },
 }
 
 impl Error {

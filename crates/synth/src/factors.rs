@@ -98,11 +98,17 @@ pub(crate) const N_BANDS: usize = BANDS.len();
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShapeFamily {
+    /// A regular polygon with `vertices` corners, blended towards a disc by `roundness`.
     Polygon,
+    /// A star with `vertices + 2` points, as deep as `lobe` says.
     Star,
+    /// A disc with a wavy rim of `vertices` lobes.
     Blob,
+    /// `vertices` arms from a common centre, as wide as `lobe` says.
     Asterisk,
+    /// A polygon outline with a hole whose size `lobe` sets.
     Ring,
+    /// A disc with a bite taken out of one side, as deep as `lobe` says.
     Crescent,
 }
 
@@ -119,9 +125,13 @@ const FAMILIES: [ShapeFamily; 6] = [
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Pattern {
+    /// One colour with soft radial shading.
     Plain,
+    /// Parallel bands of the two colours.
     Stripes,
+    /// A grid of round dots of the second colour.
     Dots,
+    /// A checkerboard of the two colours.
     Checker,
 }
 
@@ -137,6 +147,7 @@ const PATTERNS: [Pattern; 4] = [
 pub struct VisualFactors {
     /// The inherited latent vector ([`LATENT_DIM`] values); distances between concepts are taken here.
     pub latent: Vec<f64>,
+    /// Outline of the object.
     pub family: ShapeFamily,
     /// Corners of polygons/rings, points of stars, arms of asterisks, lobes of blobs (3..=8).
     pub vertices: u32,
@@ -148,8 +159,11 @@ pub struct VisualFactors {
     pub lobe: f64,
     /// Main colour, HSL (hue in degrees).
     pub hue: f64,
+    /// Saturation of the main colour (0..1).
     pub saturation: f64,
+    /// Lightness of the main colour (0..1).
     pub lightness: f64,
+    /// Surface pattern drawn with the main and the second colour.
     pub pattern: Pattern,
     /// Pattern cycles across the object.
     pub pattern_freq: f64,
@@ -157,9 +171,11 @@ pub struct VisualFactors {
     pub pattern_angle: f64,
     /// Second colour of the pattern, HSL.
     pub hue2: f64,
+    /// Lightness of the pattern's second colour (0..1).
     pub lightness2: f64,
     /// Hue (degrees) and lightness around which the background colours of its images are drawn.
     pub context_hue: f64,
+    /// Lightness (0..1) around which the background colours are drawn.
     pub context_lightness: f64,
 }
 

@@ -23,9 +23,11 @@ const FORMAT_VERSION: u32 = 2;
 pub struct SynthParams {
     /// WordNet noun wnids; default: [`default_concepts`].
     pub concepts: Vec<String>,
+    /// Images rendered per concept (the set has `concepts.len() × images_per_concept`).
     pub images_per_concept: usize,
     /// Side of the square images in pixels.
     pub size: u32,
+    /// Seed of every random choice (nuisance and instance jitter); same seed, same pixels.
     pub seed: u64,
     /// Within-concept variation, clutter and degradation: the set's difficulty.
     pub variation: Variation,
@@ -74,11 +76,13 @@ impl SynthParams {
 /// One concept of a generated set.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SynthConcept {
+    /// WordNet noun id, also the name of its image folder.
     pub wnid: String,
     /// First WordNet lemma, for people reading the manifest.
     pub name: String,
     /// Image paths relative to the output directory (`<wnid>/<wnid>_<i>.png`).
     pub images: Vec<String>,
+    /// The inherited factors its images are instances of.
     pub factors: VisualFactors,
 }
 
@@ -87,9 +91,13 @@ pub struct SynthConcept {
 pub struct SynthManifest {
     /// Always true: these are not photographs. Reports must say so.
     pub synthetic: bool,
+    /// Name of the program that wrote the set (`hiercog-synth`).
     pub generator: String,
+    /// Layout and rendering version; a set of another version is regenerated, never mixed.
     pub format_version: u32,
+    /// The parameters the set is a pure function of.
     pub params: SynthParams,
+    /// Every concept with its images, in the order of `params.concepts`.
     pub concepts: Vec<SynthConcept>,
 }
 

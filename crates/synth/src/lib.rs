@@ -13,6 +13,8 @@
 //! the set is synthetic. [`default_seen`] proposes a seen set whose complement spreads over several
 //! semantic distances.
 
+#![warn(missing_docs)]
+
 mod concepts;
 mod error;
 mod factors;
@@ -28,3 +30,8 @@ pub use generate::{
     generate, render_png, SynthConcept, SynthManifest, SynthParams, MANIFEST_FILE, README_FILE,
 };
 pub use render::Variation;
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
