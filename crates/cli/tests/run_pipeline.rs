@@ -8,6 +8,7 @@
 //! `scripts/fetch-default-model.sh` (which `scripts/test.sh` runs first).
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -98,6 +99,11 @@ fn temporaries(dir: &Path) -> Vec<PathBuf> {
     })
 }
 
+/// Shards and shard manifests anywhere in `dir`: none may outlive the feature set they make up.
+fn shard_files(dir: &Path) -> Vec<PathBuf> {
+    files_named(dir, &|n| n.starts_with("shard-") || n == "shards.json")
+}
+
 fn probe_records(run: &Path) -> usize {
     let store = run.join("results.sqlite");
     if !store.is_file() {
@@ -121,20 +127,33 @@ fn interrupted_in_every_stage_then_resumed() {
     //    the second is a complete temporary that was never renamed.
     run_aborting_at(&["run", "--config", cfg], "commit shard-00001.safetensors");
     let features = run.join("features/seen/train");
-    assert!(features.join("shard-00000.safetensors").is_file());
+    let first_shard = features.join("shard-00000.safetensors");
+    let first_shard_inode = std::fs::metadata(&first_shard).unwrap().ino();
     assert_eq!(temporaries(&run).len(), 1, "{:?}", temporaries(&run));
 
-    // 2. Resume: the first shard is kept, the orphan removed; abort after 4 probe runs are recorded.
+    // 2. Resume: the first shard is kept (the same file, not written again), the orphan removed;
+    //    abort once the joined feature set is committed, before its shards are removed.
+    run_aborting_at(&["run", "--config", cfg], "remove shards");
+    assert_eq!(
+        std::fs::metadata(&first_shard).unwrap().ino(),
+        first_shard_inode
+    );
+    assert!(features.join("features").is_dir());
+    assert!(features.join("shards.json").is_file());
+    assert!(temporaries(&run).is_empty(), "{:?}", temporaries(&run));
+
+    // 3. Resume: the leftover shards go, the set is kept; abort after 4 probe runs are recorded.
     let out = run_aborting_at(&["run", "--config", cfg], "after probe seen 1-shot seed 37");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("extract seen/train: resumed after 32 images done earlier"),
+        err.contains("extract seen/train: features already extracted (removed"),
         "{err}"
     );
     assert_eq!(probe_records(&run), 4);
     assert!(temporaries(&run).is_empty(), "{:?}", temporaries(&run));
+    assert!(shard_files(&run).is_empty(), "{:?}", shard_files(&run));
 
-    // 3. Resume again, and abort while the report is being written.
+    // 4. Resume again, and abort while the report is being written.
     let out = run_aborting_at(&["run", "--config", cfg], "commit report.md");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("finished earlier").count(), 4, "{err}");
@@ -148,7 +167,7 @@ fn interrupted_in_every_stage_then_resumed() {
         temporaries(&run)
     );
 
-    // 4. Finish: the recorded probe runs are reused, the report written, nothing temporary left.
+    // 5. Finish: the recorded probe runs are reused, the report written, nothing temporary left.
     let out = run_ok(&["run", "--config", cfg]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("finished earlier").count(), 18, "{err}");

@@ -9,7 +9,8 @@
 //! * [`Preprocess`] → [`FittedPreprocess`]: L2 normalization (the reference), per-dimension
 //!   standardization fitted on train (seed 004's "BN before the linear layer"), or none.
 //! * [`ShardWriter`]: resumable sharded output for extraction; an interrupted run keeps every
-//!   completed shard and continues after the last one.
+//!   completed shard and continues after the last one; [`remove_shards`] clears the shards of a
+//!   directory whose joined set is committed.
 
 #![warn(missing_docs)]
 
@@ -23,7 +24,7 @@ pub use error::{Error, Result};
 pub use formats::Format;
 pub use preprocess::{FittedPreprocess, Preprocess};
 pub use set::{check_finite, check_pair, remap_labels, FeatureSet, FeatureView};
-pub use shards::ShardWriter;
+pub use shards::{remove_shards, ShardWriter};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

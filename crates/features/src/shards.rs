@@ -34,6 +34,34 @@ fn shard_path(dir: &Path, i: usize) -> PathBuf {
     dir.join(format!("shard-{i:05}.safetensors"))
 }
 
+/// The shard files in `dir` with their indices, recorded or not (none when `dir` is missing).
+fn shard_files(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::read(dir)(e)),
+    };
+    let mut shards = Vec::new();
+    for entry in entries {
+        let name = entry.map_err(Error::read(dir))?.file_name();
+        let index = name.to_str().and_then(|n| {
+            n.strip_prefix("shard-")?
+                .strip_suffix(".safetensors")?
+                .parse()
+                .ok()
+        });
+        if let Some(i) = index {
+            shards.push((i, dir.join(name)));
+        }
+    }
+    shards.sort();
+    Ok(shards)
+}
+
+fn remove_file(path: &Path) -> Result<()> {
+    std::fs::remove_file(path).map_err(Error::write(path))
+}
+
 impl ShardWriter {
     /// Opens `dir` for `dim`-dimensional rows, resuming the shards recorded there.
     pub fn open(dir: &Path, dim: usize, rows_per_shard: usize) -> Result<Self> {
@@ -68,12 +96,10 @@ impl ShardWriter {
             },
         };
         // Shard files past the manifest are leftovers of a crash between writing and recording.
-        for i in manifest.shards.len().. {
-            let p = shard_path(dir, i);
-            if !p.exists() {
-                break;
+        for (i, p) in shard_files(dir)? {
+            if i >= manifest.shards.len() {
+                remove_file(&p)?;
             }
-            std::fs::remove_file(&p).map_err(Error::write(&p))?;
         }
         Ok(ShardWriter {
             dir: dir.to_path_buf(),
@@ -123,7 +149,8 @@ impl ShardWriter {
     }
 
     /// Writes the remaining rows, joins all shards into one feature set saved in `format` under the
-    /// directory (`Format::file_name`), removes the shards and returns the set's path.
+    /// directory (`Format::file_name`), removes the shards ([`remove_shards`]) and returns the
+    /// set's path. The abort point `remove shards` lies between the set's commit and the removal.
     pub fn finish(mut self, format: Format, class_names: &[String]) -> Result<PathBuf> {
         if !self.labels.is_empty() {
             self.flush(self.labels.len())?;
@@ -139,12 +166,28 @@ impl ShardWriter {
         let set = FeatureSet::from_vec(x, self.dim, labels, classes)?;
         let out = self.dir.join(format.file_name());
         set.save(&out, format)?;
-        for i in 0..self.manifest.shards.len() {
-            let p = shard_path(&self.dir, i);
-            std::fs::remove_file(&p).map_err(Error::write(&p))?;
-        }
-        let mpath = self.dir.join(MANIFEST);
-        std::fs::remove_file(&mpath).map_err(Error::write(&mpath))?;
+        hiercog_io::abort_point("remove shards");
+        remove_shards(&self.dir)?;
         Ok(out)
     }
+}
+
+/// Removes the shards and the shard manifest of `dir`, returning what was removed: what
+/// [`ShardWriter::finish`] removes once the joined set is committed, and what a process killed
+/// between that commit and the removal leaves behind. Call it on resuming a directory whose
+/// joined feature set is committed (the shards are then redundant: at ImageNet scale, gigabytes).
+pub fn remove_shards(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    // The manifest goes first: a writer reopening a half-cleaned directory must not count on
+    // shards that are gone (unrecorded shard files are removed when it opens).
+    let manifest = dir.join(MANIFEST);
+    if manifest.exists() {
+        remove_file(&manifest)?;
+        removed.push(manifest);
+    }
+    for (_, p) in shard_files(dir)? {
+        remove_file(&p)?;
+        removed.push(p);
+    }
+    Ok(removed)
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hiercog_features::{FeatureSet, Format, ShardWriter};
+use hiercog_features::{remove_shards, FeatureSet, Format, ShardWriter};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -86,6 +86,15 @@ fn clear_errors_name_the_problem() {
     assert!(msg.contains("not a safetensors file"), "{msg}");
 }
 
+/// `dir` holds the joined feature set and nothing else.
+fn assert_only_the_joined_set_is_left(dir: &Path) {
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("features")]);
+}
+
 #[test]
 fn shard_writer_resumes_after_a_crash() {
     let tmp = tempfile::tempdir().unwrap();
@@ -98,14 +107,17 @@ fn shard_writer_resumes_after_a_crash() {
         assert_eq!(w.completed_rows(), 2);
         // Dropped without finish: a crash. The buffered row is lost, the shard is kept.
     }
-    // A stray shard file past the manifest (crash between writing and recording) is discarded.
+    // Stray shard files past the manifest (crash between writing and recording, or a half-done
+    // removal) are discarded, even with gaps between them.
     std::fs::write(dir.join("shard-00001.safetensors"), b"partial").unwrap();
+    std::fs::write(dir.join("shard-00003.safetensors"), b"partial").unwrap();
     // A `kill -9` during a shard write leaves its temporary: swept on reopening.
     let orphan = dir.join(".shard-00001.safetensors.tmp-999999999-0.safetensors");
     std::fs::write(&orphan, b"half").unwrap();
     let mut w = ShardWriter::open(&dir, 3, 2).unwrap();
     assert_eq!(w.completed_rows(), 2);
     assert!(!dir.join("shard-00001.safetensors").exists());
+    assert!(!dir.join("shard-00003.safetensors").exists());
     assert!(!orphan.exists(), "stale temporary swept");
     w.write_batch(&x[6..], &labels[2..]).unwrap();
     let out = w
@@ -114,15 +126,52 @@ fn shard_writer_resumes_after_a_crash() {
     let set = FeatureSet::load(&out).unwrap();
     assert_eq!(set.x(), x.as_slice());
     assert_eq!(set.labels, labels);
-    let left: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(left, vec![std::ffi::OsString::from("features")]);
+    assert_only_the_joined_set_is_left(&dir);
     assert!(
         ShardWriter::open(&dir, 4, 2).is_ok(),
         "no manifest left: a new writer starts fresh"
     );
+}
+
+/// What a process killed between the joined set's commit and the removal of the shards leaves:
+/// the set, the shards and their manifest. Resuming removes the shards and keeps the set.
+#[test]
+fn shards_left_beside_a_committed_set_are_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let x = expected_x();
+    let labels = vec![0u32, 1, 2, 0, 1];
+    let mut w = ShardWriter::open(&dir, 3, 2).unwrap();
+    w.write_batch(&x[..12], &labels[..4]).unwrap(); // two shards
+    drop(w);
+    let set = FeatureSet::from_vec(x.clone(), 3, labels.clone(), None).unwrap();
+    set.save(&dir.join("features"), Format::Npy).unwrap();
+
+    let removed: Vec<_> = remove_shards(&dir)
+        .unwrap()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        removed,
+        [
+            "shards.json",
+            "shard-00000.safetensors",
+            "shard-00001.safetensors"
+        ]
+    );
+    assert_only_the_joined_set_is_left(&dir);
+    assert_eq!(
+        FeatureSet::load(&dir.join("features")).unwrap().labels,
+        labels
+    );
+    assert!(
+        remove_shards(&dir).unwrap().is_empty(),
+        "nothing left to remove"
+    );
+    assert!(remove_shards(&tmp.path().join("missing"))
+        .unwrap()
+        .is_empty());
 }
 
 #[test]

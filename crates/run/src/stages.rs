@@ -347,8 +347,14 @@ impl Pipeline {
     fn extract(&self, dataset: &str, split: Split, obs: &dyn Observer) -> Result<()> {
         let out = self.dir.features(dataset, split);
         if self.features_path(dataset, split).exists() {
+            // A process killed between the set's commit and the removal of its shards left them.
+            let removed = hiercog_features::remove_shards(&out)?;
+            let leftovers = match removed.len() {
+                0 => String::new(),
+                n => format!(" (removed {n} leftover shard files)"),
+            };
             obs.note(&format!(
-                "extract {dataset}/{split}: features already extracted"
+                "extract {dataset}/{split}: features already extracted{leftovers}"
             ));
             return Ok(());
         }
