@@ -38,3 +38,8 @@ pub use experiment::{Experiment, Task, Unit, UnitResult};
 pub use recipe::Recipe;
 pub use source::CogRun;
 pub use summary::ExperimentReport;
+
+/// The README's examples, compiled as doc tests (the recipe example also runs).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -129,7 +129,9 @@ impl CropSpec {
 /// group, since all its views share a size).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViewGroup {
+    /// Views of each image in the group.
     pub count: usize,
+    /// How each of them is cropped (size, scale and ratio ranges, colour augmentation).
     pub crop: CropSpec,
 }
 
@@ -137,6 +139,7 @@ pub struct ViewGroup {
 /// a local group (t-ReX's multi-crop). Every view is classified.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Augmentation {
+    /// The groups, the global one first (plain recipes use only it).
     pub groups: Vec<ViewGroup>,
 }
 

@@ -19,7 +19,9 @@ pub enum Source {
     /// Image files, decoded and augmented by the loader every epoch; `norm` gives the
     /// normalisation (its mean/std; sizes come from the augmentation).
     Images {
+        /// The image files, in label order of [`TrainSet::labels`].
         paths: Vec<PathBuf>,
+        /// Normalisation after cropping (the crop sizes come from the augmentation).
         norm: Preprocess,
     },
     /// Feature vectors of augmented views, extracted once by a frozen backbone.
@@ -28,6 +30,7 @@ pub enum Source {
 
 /// Labelled training inputs.
 pub struct TrainSet {
+    /// The inputs: images, or feature views of them.
     pub source: Source,
     /// `labels[i]` is the class of input `i`.
     pub labels: Vec<u32>,
@@ -38,7 +41,9 @@ pub struct TrainSet {
 /// One batch ready for the device: per view group, `(data, shape)` with the views crop-major
 /// (all samples' first view, then all samples' second view, …), and the labels of the samples.
 pub struct Batch {
+    /// Per view group, the values and the tensor shape (`(views·B, 3, H, W)` or `(views·B, D)`).
     pub groups: Vec<(Vec<f32>, Vec<usize>)>,
+    /// The class of each sample, in batch order.
     pub labels: Vec<u32>,
 }
 

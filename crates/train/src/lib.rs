@@ -21,6 +21,8 @@
 //!
 //! The crate knows nothing of the terminal: progress goes through a callback.
 
+#![warn(missing_docs)]
+
 pub mod augment;
 pub mod color;
 pub mod data;
@@ -45,3 +47,8 @@ pub use represent::{image_features, transform_features};
 pub use trainer::{train, EpochMetrics, Head, Progress, RunOptions, TrainConfig, TrainOutcome};
 pub use trex::TrexConfig;
 pub use views::{extract_views, FeatureViews, StoredGroup, ViewOptions, ViewProgress, ViewSpec};
+
+/// The README's examples, compiled as doc tests (the first one also runs).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

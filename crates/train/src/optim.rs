@@ -20,8 +20,11 @@ use std::collections::HashMap;
 /// A variable to optimise, its name (for saving state) and its weight decay.
 #[derive(Debug, Clone)]
 pub struct Param {
+    /// The variable's name in the model's `VarMap`; optimizer state is saved under it.
     pub name: String,
+    /// The variable itself.
     pub var: Var,
+    /// Its decoupled weight decay (0 for biases and normalisation unless asked).
     pub weight_decay: f64,
 }
 
@@ -59,10 +62,22 @@ pub fn params(
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum OptimizerConfig {
     /// SGD with momentum (`torch.optim.SGD`, dampening 0).
-    Sgd { momentum: f64, nesterov: bool },
+    Sgd {
+        /// Momentum factor (0.9 in the presets).
+        momentum: f64,
+        /// Nesterov's variant of the momentum update.
+        nesterov: bool,
+    },
     /// AdamW (`torch.optim.AdamW`, no AMSGrad).
     #[serde(rename = "adamw")]
-    AdamW { beta1: f64, beta2: f64, eps: f64 },
+    AdamW {
+        /// Decay of the first-moment (mean) estimate.
+        beta1: f64,
+        /// Decay of the second-moment (uncentred variance) estimate.
+        beta2: f64,
+        /// Added to the denominator for numerical stability.
+        eps: f64,
+    },
 }
 
 /// SGD with momentum and per-parameter weight decay.
@@ -77,9 +92,13 @@ pub struct Sgd {
 /// [`Sgd`]'s settings for `candle_nn::Optimizer::new` (one weight decay for all variables).
 #[derive(Debug, Clone, Copy)]
 pub struct SgdConfig {
+    /// Learning rate until `set_learning_rate` changes it.
     pub lr: f64,
+    /// Momentum factor.
     pub momentum: f64,
+    /// Nesterov's variant of the momentum update.
     pub nesterov: bool,
+    /// Weight decay of every variable.
     pub weight_decay: f64,
 }
 
@@ -162,10 +181,15 @@ pub struct AdamW {
 /// [`AdamW`]'s settings for `candle_nn::Optimizer::new` (one weight decay for all variables).
 #[derive(Debug, Clone, Copy)]
 pub struct AdamWConfig {
+    /// Learning rate until `set_learning_rate` changes it.
     pub lr: f64,
+    /// Decay of the first-moment estimate.
     pub beta1: f64,
+    /// Decay of the second-moment estimate.
     pub beta2: f64,
+    /// Added to the denominator for numerical stability.
     pub eps: f64,
+    /// Decoupled weight decay of every variable.
     pub weight_decay: f64,
 }
 
@@ -248,7 +272,9 @@ fn unnamed(vars: Vec<Var>, weight_decay: f64) -> Vec<Param> {
 
 /// The optimizer of a training run, with state that can be saved and restored.
 pub enum Optimizer {
+    /// SGD with momentum.
     Sgd(Sgd),
+    /// AdamW.
     AdamW(AdamW),
 }
 
@@ -358,9 +384,13 @@ impl Optimizer {
 /// (PyTorch's `SequentialLR([LinearLR(1/W, 1, W−1), CosineAnnealingLR(T−W, final)], [W])`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CosineSchedule {
+    /// Peak learning rate, reached at the end of the warm-up.
     pub base_lr: f64,
+    /// Learning rate at the last step.
     pub final_lr: f64,
+    /// Steps of the linear warm-up (`W`; 0 for none).
     pub warmup_steps: usize,
+    /// Steps of the whole run (`T`).
     pub total_steps: usize,
 }
 

@@ -53,21 +53,29 @@ pub enum Head {
 /// Everything that determines a training run's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// The trunk that is trained and kept (MLP on features, or a ResNet on images).
     pub architecture: Architecture,
+    /// What sits on the trunk during training only.
     pub head: Head,
+    /// SGD or AdamW with their hyper-parameters.
     pub optimizer: OptimizerConfig,
     /// Peak learning rate (after warm-up).
     pub lr: f64,
     /// Learning rate at the end of the cosine decay.
     pub final_lr: f64,
+    /// Decoupled weight decay.
     pub weight_decay: f64,
     /// Whether weight decay also applies to biases and normalisation parameters.
     pub decay_norm_and_bias: bool,
+    /// Passes over the training set.
     pub epochs: usize,
+    /// Epochs of linear learning-rate warm-up at the start.
     pub warmup_epochs: usize,
+    /// Images (or feature rows) per step.
     pub batch_size: usize,
     /// The views of each image per step (for feature views: how many stored views per group).
     pub augmentation: Augmentation,
+    /// Seed of the initial weights, the epochs' order and every crop: same seed, same weights.
     pub seed: u64,
 }
 
@@ -383,6 +391,7 @@ pub struct RunOptions<'a> {
 pub struct EpochMetrics {
     /// 1-based.
     pub epoch: usize,
+    /// Optimizer steps in the epoch.
     pub steps: usize,
     /// Mean training loss over the epoch's steps.
     pub loss: f64,
@@ -390,7 +399,9 @@ pub struct EpochMetrics {
     pub top1: f64,
     /// Learning rate of the epoch's last step.
     pub lr: f64,
+    /// Wall time of the epoch.
     pub seconds: f64,
+    /// Training samples per second over the epoch.
     pub images_per_sec: f64,
     /// The recipe's own per-epoch measurements (MoCo: alignment, uniformity, share of false
     /// negatives among the hardest), by name; empty for class heads.
@@ -403,17 +414,26 @@ pub struct EpochMetrics {
 pub enum Progress {
     /// Training (re)starts at `first_epoch` (0-based; > 0 when resumed) of `epochs`.
     Started {
+        /// First epoch to run (0-based).
         first_epoch: usize,
+        /// Epochs of the whole run.
         epochs: usize,
+        /// Optimizer steps per epoch.
         steps_per_epoch: usize,
     },
     /// After every step: its loss, the epoch's running top-1 (%), the learning rate used.
     Step {
+        /// The epoch (0-based).
         epoch: usize,
+        /// The step within the epoch (0-based).
         step: usize,
+        /// Optimizer steps per epoch.
         steps_per_epoch: usize,
+        /// The step's loss.
         loss: f32,
+        /// Running top-1 (%) of the epoch so far.
         top1: f64,
+        /// Learning rate of the step.
         lr: f64,
     },
     /// After every epoch (its checkpoint written).

@@ -34,8 +34,11 @@ use std::collections::HashMap;
 pub struct TrexConfig {
     /// L2-normalise the trunk's features before the projector.
     pub input_l2_norm: bool,
+    /// Hidden Linear → BatchNorm → GELU layers of the projector (3 in the paper).
     pub hidden_layers: usize,
+    /// Width of the hidden layers (2048 in the paper).
     pub hidden_dim: usize,
+    /// Width of the bias-free linear bottleneck the classifier works in (256 in the paper).
     pub bottleneck_dim: usize,
     /// Temperature of the cosine softmax.
     pub tau: f64,

@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 
 /// Stored views of one group: `views` of every row, `data[v][row][dim]` flattened.
 pub struct StoredViews {
+    /// Views stored per row.
     pub views: usize,
+    /// `views × rows × dim` values.
     pub data: Vec<f32>,
 }
 
@@ -31,22 +33,29 @@ pub struct StoredViews {
 pub struct FeatureViews {
     /// The frozen model that made the features (recorded with the trained model).
     pub model: String,
+    /// Training inputs (images) the views were made of.
     pub rows: usize,
+    /// Width of the features.
     pub dim: usize,
+    /// One entry per stored group, in the order of the [`ViewSpec`].
     pub groups: Vec<StoredViews>,
 }
 
 /// How many views of which crop to store per group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredGroup {
+    /// Views extracted per image.
     pub views: usize,
+    /// How each is cropped before the frozen backbone.
     pub crop: CropSpec,
 }
 
 /// What to extract: the stored view groups and the seed of their crops.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViewSpec {
+    /// The groups, the global one first.
     pub groups: Vec<StoredGroup>,
+    /// Seed of every crop: view `v` of image `i` is the same whatever the batch or thread count.
     pub seed: u64,
 }
 
@@ -126,9 +135,11 @@ impl Default for ViewOptions {
 pub struct ViewProgress {
     /// Passes (view × group) finished, of `passes`.
     pub pass: usize,
+    /// Passes in all.
     pub passes: usize,
     /// Images of the current pass done, of `total`.
     pub done: usize,
+    /// Images of a pass.
     pub total: usize,
 }
 
