@@ -81,6 +81,12 @@ class Taxonomy:
         jcn need ``ic``). Two names give a float (an undefined value raises); sequences of names
         or uint32 id arrays give one value per pair (NaN where undefined, e.g. lin of the root
         with itself), a single name against many is broadcast. Parallel, without the GIL."""
+    def set_similarity(
+        self, concepts: Union[str, Concepts], set: Union[str, Concepts], measure: Measure = "lin",
+        ic: Optional[str] = None,
+    ) -> Tuple[npt.NDArray[np.float64], List[str]]:
+        """Concept-to-set similarity S(c) = max over members s of sim(c, s) for each concept, and the
+        member reaching it (the first listed on ties): how CoG ranks the pool against the seen set."""
     def distances(
         self, labels: Sequence[str], convention: Convention = "height",
         hierarchy: Optional[Sequence[str]] = None,

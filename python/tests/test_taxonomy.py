@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import hiercog
-from conftest import fixture
+from conftest import REPO, fixture
 
 MEASURES = {
     "path": None,
@@ -130,3 +130,12 @@ def test_bad_input_raises_with_the_library_message(wordnet, tmp_path):
     with pytest.raises(hiercog.TaxonomyError, match="cycle"):
         hiercog.Taxonomy.from_isa(str(cycle))
     assert issubclass(hiercog.TaxonomyError, ValueError)
+
+
+def test_concept_to_set_similarity_matches_nltk(wordnet):
+    with open(fixture("taxonomy", "setsim.tsv")) as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    in1k = (REPO / "crates" / "cog" / "data" / "imagenet1k_wnids.txt").read_text().split()
+    values, nearest = wordnet.set_similarity([r["wnid"] for r in rows], in1k, "lin", ic="imagenet21k")
+    np.testing.assert_allclose(values, [float(r["max_lin_in21k"]) for r in rows], rtol=1e-9)
+    assert nearest == [r["argmax_first"] for r in rows]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use hiercog_cog::IcSource;
 use hiercog_taxonomy::{
     distance_matrix_within, similarities, similarity, ConceptId, DistanceConvention,
-    InformationContent, Measure, Taxonomy, TaxonomySource,
+    InformationContent, Measure, SetSimilarity, Taxonomy, TaxonomySource,
 };
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -29,6 +29,15 @@ pub struct PyTaxonomy {
 enum Concepts {
     One(ConceptId),
     Many(Vec<ConceptId>),
+}
+
+impl Concepts {
+    fn into_vec(self) -> Vec<ConceptId> {
+        match self {
+            Concepts::One(c) => vec![c],
+            Concepts::Many(cs) => cs,
+        }
+    }
 }
 
 impl PyTaxonomy {
@@ -114,6 +123,26 @@ impl PyTaxonomy {
         Ok(Concepts::Many(self.ids_of(&names, arg)?))
     }
 
+    /// The measure named `measure` and, when it needs one, the information content named `ic`.
+    fn measure(
+        &self,
+        measure: &str,
+        ic: Option<&str>,
+    ) -> PyResult<(Measure, Option<Arc<InformationContent>>)> {
+        let m: Measure = measure.parse().or_raise()?;
+        let ic = match (ic, m.needs_ic()) {
+            (Some(source), true) => Some(self.information_content(source)?),
+            (None, true) => {
+                return Err(TaxonomyError::new_err(format!(
+                    "measure {m} needs information content: pass ic=\"semcor\", \"intrinsic\", \
+                     \"imagenet21k\" or \"counts:FILE\""
+                )))
+            }
+            (_, false) => None,
+        };
+        Ok((m, ic))
+    }
+
     /// The information content named `source` (`semcor`, `intrinsic`, `imagenet21k`,
     /// `counts:FILE`), computed once per taxonomy.
     fn information_content(&self, source: &str) -> PyResult<Arc<InformationContent>> {
@@ -181,10 +210,12 @@ impl PyTaxonomy {
 
     /// The names of uint32 ids.
     fn names(&self, ids: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-        Ok(match self.concepts(ids, "ids")? {
-            Concepts::One(c) => vec![self.tax.name(c).to_string()],
-            Concepts::Many(cs) => cs.iter().map(|&c| self.tax.name(c).to_string()).collect(),
-        })
+        Ok(self
+            .concepts(ids, "ids")?
+            .into_vec()
+            .into_iter()
+            .map(|c| self.tax.name(c).to_string())
+            .collect())
     }
 
     /// Lemmas, gloss, depths, hypernyms and paths of a concept, as a dict.
@@ -228,17 +259,7 @@ impl PyTaxonomy {
         measure: &str,
         ic: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let m: Measure = measure.parse().or_raise()?;
-        let ic = match (ic, m.needs_ic()) {
-            (Some(source), true) => Some(self.information_content(source)?),
-            (None, true) => {
-                return Err(TaxonomyError::new_err(format!(
-                    "measure {m} needs information content: pass ic=\"semcor\", \"intrinsic\", \
-                     \"imagenet21k\" or \"counts:FILE\""
-                )))
-            }
-            (_, false) => None,
-        };
+        let (m, ic) = self.measure(measure, ic)?;
         let ic = ic.as_deref();
         let tax = &*self.tax;
         match (self.concepts(a, "a")?, self.concepts(b, "b")?) {
@@ -272,6 +293,33 @@ impl PyTaxonomy {
                 .into_any())
             }
         }
+    }
+
+    /// Concept-to-set similarity: for each concept, the highest similarity to a member of `set`
+    /// and that member (the first listed on ties), as (float64 array, list of names).
+    #[pyo3(signature = (concepts, set, measure = "lin", ic = None))]
+    fn set_similarity<'py>(
+        &self,
+        py: Python<'py>,
+        concepts: &Bound<'py, PyAny>,
+        set: &Bound<'py, PyAny>,
+        measure: &str,
+        ic: Option<&str>,
+    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Vec<String>)> {
+        let (m, ic) = self.measure(measure, ic)?;
+        let cs = self.concepts(concepts, "concepts")?.into_vec();
+        let members = self.concepts(set, "set")?.into_vec();
+        let tax = &*self.tax;
+        let best = py
+            .detach(|| {
+                SetSimilarity::new(tax, ic.as_deref(), m, &members).map(|s| s.best_many(&cs))
+            })
+            .or_raise()?;
+        let names = best.iter().map(|&(_, c)| tax.name(c).to_string()).collect();
+        Ok((
+            PyArray1::from_vec(py, best.into_iter().map(|(v, _)| v).collect()),
+            names,
+        ))
     }
 
     /// LCA-height distances between all pairs of `labels`, a (n, n) float64 matrix.
