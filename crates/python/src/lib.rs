@@ -9,6 +9,8 @@
 //! Python callback ([`convert::Progress`]). The Python-facing documentation is in the type stubs
 //! (`python/hiercog/_hiercog.pyi`).
 
+#![warn(missing_docs)]
+
 use pyo3::prelude::*;
 
 mod cog;
