@@ -182,6 +182,20 @@ fn interrupted_in_every_stage_then_resumed() {
         "{report}"
     );
     assert!(report.contains(" (n="), "{report}");
+    // The k-NN probe's retrieval metrics: mAP and H-AP of every dataset, once per dataset.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report/report.json")).unwrap())
+            .unwrap();
+    for d in json["datasets"].as_array().unwrap() {
+        for key in ["knn_map", "knn_hap"] {
+            let stat = &d[key];
+            assert_eq!(stat["seeds"], 1, "{key} of {}: {stat}", d["name"]);
+            let v = stat["mean"].as_f64().unwrap();
+            assert!(v > 0.0 && v <= 100.0, "{key} of {}: {stat}", d["name"]);
+        }
+    }
+    let csv = std::fs::read_to_string(run.join("report/report.csv")).unwrap();
+    assert!(csv.contains("k-NN mAP,k-NN H-AP"), "{csv}");
     // Where the numbers were computed: the CPU model and the thread count, in every report.
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
@@ -242,7 +256,35 @@ fn interrupted_in_every_stage_then_resumed() {
         .unwrap();
     assert!(out.status.success(), "{}", show(&out));
 
-    // 6. A second process on a task that another holds waits for it, saying who holds it.
+    // 6. A reduction before probing: fitted on the seen train features, saved in the run
+    //    directory; new probe keys (every run probed again), no extraction, and the report says
+    //    which reduction it used. Without it again, the first runs are found.
+    let out = run_ok(&["run", "--config", cfg, "--reduce", "pca:16"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("finished earlier").count(), 0, "{err}");
+    assert!(!err.contains("▸ extract"), "{err}");
+    assert!(err.contains("no test data"), "{err}");
+    assert_eq!(probe_records(&run), 36);
+    let models = files_named(&run.join("reduce"), &|n| n == "model.json");
+    assert_eq!(models.len(), 1, "{models:?}");
+    let report = std::fs::read_to_string(run.join("report/report.md")).unwrap();
+    assert!(report.contains("Features reduced by `pca:16`"), "{report}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("reduced by pca:16"), "{stdout}");
+    let json = std::fs::read_to_string(run.join("report/report.json")).unwrap();
+    assert!(json.contains("\"reduction\": \"pca:16\""), "{json}");
+    let out = run_ok(&[
+        "run", "--config", cfg, "--reduce", "pca:16", "--stage", "probe",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("finished earlier").count(), 18, "{err}");
+    let out = run_ok(&["run", "--config", cfg]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("finished earlier").count(), 18, "{err}");
+    let report = std::fs::read_to_string(run.join("report/report.md")).unwrap();
+    assert!(report.contains("no reduction"), "{report}");
+
+    // 7. A second process on a task that another holds waits for it, saying who holds it.
     let lock = hiercog_io::FileLock::acquire(&run.join("locks/report.lock"), |_| {
         panic!("nobody holds the report")
     })

@@ -298,10 +298,14 @@ impl<'a> Experiment<'a> {
             .collect())
     }
 
-    /// The probe runs of a unit: the CoG run's plan with the unit's seed.
+    /// The probe runs of a unit: the CoG run's plan with the unit's seed (without the k-NN
+    /// probe's retrieval metrics, which the experiment does not report, and on the features as
+    /// extracted).
     fn plan(&self, unit: &Unit) -> Result<ProbePlan> {
         Ok(ProbePlan {
             seeds: vec![unit.seed],
+            knn_retrieval_seed: None,
+            reduce: None,
             ..self.run.probe_plan()?
         })
     }
@@ -438,6 +442,7 @@ impl<'a> Experiment<'a> {
                     dataset,
                 },
                 taxonomy: &|| Ok(taxonomy.clone()),
+                reducer: None,
             };
             let found = sweep.run(&|e| {
                 if let SweepEvent::Finished { run, runs, .. } = e {

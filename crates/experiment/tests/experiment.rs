@@ -112,6 +112,7 @@ impl CogRun for FakeRun {
             missing_runs: 0,
             levels_dir: None,
             hierarchy: "the classes of each dataset".into(),
+            reduction: None,
         })
     }
 
@@ -177,7 +178,9 @@ impl CogRun for FakeRun {
         Ok(ProbePlan {
             protocol: ProtocolConfig::default(),
             few_shot_knn: false,
+            knn_retrieval_seed: None,
             preprocess: Preprocess::L2,
+            reduce: None,
             shots: vec![None, Some(2)],
             seeds: vec![0],
             distance: DistanceConvention::LcaHeight,

@@ -56,6 +56,9 @@ pub enum Error {
         /// The classifier's classes.
         expected: usize,
     },
+    /// The k-NN search or the retrieval evaluation of the k-NN probe failed.
+    #[error("k-NN probe")]
+    Retrieval(#[from] hiercog_retrieval::Error),
 }
 
 /// Result alias of this crate.

@@ -27,7 +27,7 @@ mod sampling;
 
 pub use data::{OwnedSamples, Samples};
 pub use error::{Error, Result};
-pub use knn::KnnParams;
+pub use knn::{retrieval_scores, KnnParams, RetrievalScores};
 pub use logreg::{
     zero_weight_gradient_scale, FitInfo, FittedLogReg, LbfgsParams, LogisticRegressionParams,
     SgdParams, Solver,

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Samples;
 use crate::error::{Error, Result};
-use crate::knn::KnnParams;
+use crate::knn::{retrieval_scores, KnnParams, RetrievalScores};
 use crate::logreg::{
     zero_weight_gradient_scale, FitInfo, FittedLogReg, LbfgsParams, LogisticRegressionParams,
     SgdParams, Solver,
@@ -145,6 +145,11 @@ pub struct ProtocolConfig {
     pub allow_fewer: bool,
     /// Also run the k-NN probe.
     pub knn: Option<KnnParams>,
+    /// With the k-NN probe: also rank the whole (final) train set for every test row by the k-NN
+    /// probe's cosine similarity and report mAP and H-AP ([`ProbeResult::knn_retrieval`]). Left
+    /// out of the serialised config when off, so the keys of runs without it do not change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub knn_retrieval: bool,
     /// Most bytes the search split may take as copies of its rows (default 1 GiB; train and val are
     /// the size of the train features); above it they are row views of the train set, read in
     /// blocks, so that the train features are in memory once (ImageNet-1K: 10.5 GB).
@@ -165,6 +170,7 @@ impl Default for ProtocolConfig {
             sgd: SgdSearch::default(),
             allow_fewer: false,
             knn: None,
+            knn_retrieval: false,
             split_copy_bytes: default_split_copy_bytes(),
         }
     }
@@ -234,6 +240,10 @@ pub struct ProbeResult {
     pub final_fit: FitInfo,
     /// k-NN test metrics, when asked for.
     pub knn: Option<TestMetrics>,
+    /// mAP and H-AP of the test rows against the train rows, when asked for
+    /// ([`ProtocolConfig::knn_retrieval`]).
+    #[serde(default)]
+    pub knn_retrieval: Option<RetrievalScores>,
     /// Rows used to train the final classifier.
     pub train_rows: usize,
     /// Test rows.
@@ -346,6 +356,13 @@ fn log_grid(hi: f64, lo: f64, n: usize) -> Vec<f64> {
 
 fn check_config(cfg: &ProtocolConfig) -> Result<()> {
     let bad = |name, value: String, hint| Err(Error::InvalidParam { name, value, hint });
+    if cfg.knn_retrieval && cfg.knn.is_none() {
+        return bad(
+            "knn_retrieval",
+            "true".into(),
+            "the retrieval metrics are part of the k-NN probe: turn the k-NN probe on",
+        );
+    }
     match cfg.solver {
         SolverKind::Fast => {
             let f = &cfg.fast;
@@ -490,6 +507,10 @@ pub fn run_protocol(
         }
         None => None,
     };
+    let knn_retrieval = cfg
+        .knn_retrieval
+        .then(|| retrieval_scores(final_view, test, dist))
+        .transpose()?;
     Ok(ProbeResult {
         config: config_in.clone(),
         seed,
@@ -500,6 +521,7 @@ pub fn run_protocol(
         trials,
         final_fit: model.info.clone(),
         knn,
+        knn_retrieval,
         train_rows: final_view.rows(),
         test_rows: test.rows(),
         classes: train.num_classes(),

@@ -6,6 +6,8 @@
 //! * [`TldrParams`] → [`FittedTldr`]: TLDR (Kalantidis et al., TMLR 2022) with the reference's
 //!   interface and defaults, trained with the Barlow Twins loss ([`barlow_twins_loss`]) and LARS
 //!   ([`Lars`], [`learning_rate`]) on candle; [`Trainer`] runs single steps.
+//! * [`Reduction`]: a method and its parameters named in one string (`tldr:128`,
+//!   `pca-whiten:64`), fitted into a [`Reducer`].
 //! * [`Reducer`]: any fitted model, saved and loaded as a directory (JSON + safetensors).
 //!
 //! The k-NN graph of TLDR comes from `hiercog-retrieval`. Progress goes through callbacks.
@@ -16,12 +18,14 @@ mod data;
 mod error;
 mod model;
 mod pca;
+mod reduction;
 mod tldr;
 mod weights;
 
 pub use error::{Error, Result};
 pub use model::{Reducer, MODEL_JSON, MODEL_WEIGHTS};
 pub use pca::{FittedPca, PcaParams};
+pub use reduction::Reduction;
 pub use tldr::{
     barlow_twins_loss, learning_rate, FitProgress, FittedTldr, KnnMethod, Lars, NetKind, NetSpec,
     TldrParams, Trainer,

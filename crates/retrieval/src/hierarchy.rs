@@ -30,7 +30,7 @@
 //! [`Taxonomy`] it is derived from the depth of the classes' lowest common ancestor (see
 //! [`ClassHierarchy::from_taxonomy`]).
 
-use hiercog_taxonomy::{distance_matrix, ConceptId, DistanceConvention, Taxonomy};
+use hiercog_taxonomy::{distance_matrix, ConceptId, DistanceConvention, DistanceMatrix, Taxonomy};
 
 use crate::error::{Error, Result};
 
@@ -105,25 +105,47 @@ impl ClassHierarchy {
             }
         }
         let deepest = classes.iter().map(|&x| tax.max_depth(x)).max().unwrap_or(0) as u32;
-        let disconnected = (0..c * c).any(|i| !dist.get(i / c, i % c).is_finite());
+        let disconnected = dist.values().iter().any(|d| !d.is_finite());
         // L: the padded distance across the common root, which is the largest one.
         let levels = if disconnected {
             deepest + 1
         } else {
-            ((0..c * c)
-                .map(|i| dist.get(i / c, i % c))
-                .fold(0.0, f64::max) as u32)
-                .max(1)
+            (dist.max() as u32).max(1)
         };
-        let shared = (0..c * c)
-            .map(|i| {
-                let d = dist.get(i / c, i % c);
-                if d.is_finite() {
-                    levels - d as u32
-                } else {
-                    0
-                }
-            })
+        ClassHierarchy::from_distance_levels(&dist, levels)
+    }
+
+    /// The levels shared by the classes of a distance matrix in LCA heights
+    /// ([`DistanceConvention::LcaHeight`] or [`DistanceConvention::PaddedLcaHeight`], e.g. the
+    /// class distances of a benchmark's hierarchical metrics, measured in one hierarchy for all its
+    /// datasets): `L` = the largest finite distance (one more when some pair has no common
+    /// ancestor), and a pair at distance `d` shares `L − d` levels (none without a common
+    /// ancestor). Fails on a distance that is not a whole number, or 0 between two classes.
+    pub fn from_distances(dist: &DistanceMatrix) -> Result<Self> {
+        let disconnected = dist.values().iter().any(|d| !d.is_finite());
+        let levels = (dist.max() as u32 + u32::from(disconnected)).max(1);
+        ClassHierarchy::from_distance_levels(dist, levels)
+    }
+
+    /// Shared levels `levels − d` (0 for an infinite `d`), checked by [`ClassHierarchy::new`].
+    fn from_distance_levels(dist: &DistanceMatrix, levels: u32) -> Result<Self> {
+        let c = dist.len();
+        if let Some(i) = (0..c * c).find(|&i| {
+            let d = dist.get(i / c, i % c);
+            d.is_finite() && (d.fract() != 0.0 || d > f64::from(levels))
+        }) {
+            return Err(Error::Hierarchy(format!(
+                "classes {} and {} are {} apart: class distances must be whole LCA heights of \
+                 at most {levels}",
+                i / c,
+                i % c,
+                dist.get(i / c, i % c)
+            )));
+        }
+        let shared = dist
+            .values()
+            .iter()
+            .map(|&d| if d.is_finite() { levels - d as u32 } else { 0 })
             .collect();
         ClassHierarchy::new(c, levels, shared)
     }
@@ -279,6 +301,16 @@ mod tests {
         assert_eq!(from_isa(tree, &names).unwrap(), h);
         let e = from_isa(tree, &["cat", "cat"]).unwrap_err();
         assert!(e.to_string().contains("same concept"), "{e}");
+        // The LCA heights of the same classes (the probe's class distances) give the same levels.
+        let tax =
+            Taxonomy::from_isa_str(&format!("root\tanimal\nroot\ttool\n{tree}"), "t".as_ref())
+                .unwrap();
+        let ids: Vec<_> = names.iter().map(|n| tax.id(n).unwrap()).collect();
+        let heights = distance_matrix(&tax, &ids, DistanceConvention::LcaHeight).unwrap();
+        assert_eq!(ClassHierarchy::from_distances(&heights).unwrap(), h);
+        let half = DistanceMatrix::from_values(vec![0.0, 1.5, 1.5, 0.0], 2).unwrap();
+        let e = ClassHierarchy::from_distances(&half).unwrap_err();
+        assert!(e.to_string().contains("whole LCA heights"), "{e}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use hiercog_cog::{ConceptSource, CutStyle, IcSource, Preset};
 use hiercog_features::Preprocess;
 use hiercog_probe::SolverKind;
+use hiercog_reduce::Reduction;
 use hiercog_taxonomy::Measure;
 use serde::{Deserialize, Serialize};
 
@@ -219,6 +220,12 @@ pub struct ProbeConfig {
     pub seeds: Vec<u64>,
     /// Also run the k-NN probe.
     pub knn: bool,
+    /// Reduce every dataset's features before probing (`tldr:128`, `pca:64`, `pca-whiten:128`;
+    /// [`Reduction`]), with one reduction fitted on the seen set's train features only (no test
+    /// data, no unseen concept) and saved in the run directory. It keys the probe runs but not the
+    /// run directory's identity: changing it re-probes without re-extracting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reduce: Option<Reduction>,
 }
 
 impl Default for ProbeConfig {
@@ -229,6 +236,7 @@ impl Default for ProbeConfig {
             shots: vec![1, 2, 4, 8, 16],
             seeds: vec![22, 37, 45],
             knn: true,
+            reduce: None,
         }
     }
 }
@@ -325,11 +333,13 @@ impl RunConfig {
     }
 
     /// The part of the config that determines the results: execution details (device, batch size)
-    /// may change between sessions of one run directory (e.g. extraction on GPUs, probes on CPUs).
+    /// may change between sessions of one run directory (e.g. extraction on GPUs, probes on CPUs),
+    /// and so may the reduction before probing, which keys the probe runs instead.
     pub fn identity(&self) -> RunConfig {
         let mut c = self.clone();
         c.model.device = ModelConfig::default().device;
         c.model.batch = ModelConfig::default().batch;
+        c.probe.reduce = None;
         c
     }
 

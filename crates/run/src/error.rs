@@ -37,6 +37,9 @@ pub enum Error {
     /// The probe failed.
     #[error(transparent)]
     Probe(#[from] hiercog_probe::Error),
+    /// The reduction before probing failed.
+    #[error(transparent)]
+    Reduce(#[from] hiercog_reduce::Error),
     /// The results store failed.
     #[error(transparent)]
     Store(#[from] hiercog_store::Error),

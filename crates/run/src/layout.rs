@@ -8,6 +8,7 @@
 //!   levels/                     the CoG benchmark directory (levels, splits, report, plots)
 //!   seen.tsv                    train/test image lists of the seen set (path, wnid, split)
 //!   features/<dataset>/<split>/ extracted features (sharded while running, then one feature set)
+//!   reduce/<reduction>-<fp>/    a reduction before probing, fitted on the seen train features
 //!   results.sqlite              the results store (one record per finished probe run)
 //!   results/                    per-task result files written by cluster array tasks
 //!   locks/                      one lock file per task (who holds it, while it runs)
@@ -79,6 +80,12 @@ impl RunDir {
     /// `report/`: `report.md`, `report.json` and the plots.
     pub fn report(&self) -> PathBuf {
         self.root.join("report")
+    }
+
+    /// The directory of a reduction model fitted for probing (`name`: the reduction and the
+    /// features it was fitted on).
+    pub fn reduction(&self, name: &str) -> PathBuf {
+        self.root.join("reduce").join(name)
     }
 
     /// The lock file of the task labelled `label` (its words joined by `-`).

@@ -57,6 +57,13 @@ pub struct DatasetReport {
     pub top5: Option<Stat>,
     /// Top-1 accuracy of the k-NN probe (when `probe.knn` is set).
     pub knn_top1: Option<Stat>,
+    /// mAP (percent) of the test images as queries against the train images, ranked by the k-NN
+    /// probe's cosine similarity (deterministic: computed once, on the first seed's run).
+    #[serde(default)]
+    pub knn_map: Option<Stat>,
+    /// H-AP (percent) of the same rankings, in the hierarchy of the class distances.
+    #[serde(default)]
+    pub knn_hap: Option<Stat>,
     /// Mean LCA height of the top-1 mistakes (all-data probe).
     pub mistake_severity: Option<Stat>,
     /// The top-1 mistakes of the all-data runs, summed over seeds: what the mistake severity is a
@@ -98,6 +105,10 @@ pub struct RunReport {
     /// Runs whose chosen λ is the smallest of the regularisation path.
     #[serde(default)]
     pub lambda_at_smallest: usize,
+    /// The reduction the features went through before probing (`tldr:128`...), fitted on the
+    /// seen set's train features; `None`: the features as extracted.
+    #[serde(default)]
+    pub reduction: Option<String>,
 }
 
 impl RunReport {
@@ -155,6 +166,8 @@ pub struct ReportInput {
     pub levels_dir: Option<PathBuf>,
     /// The hierarchy the class distances are measured in (a sentence for the report).
     pub hierarchy: String,
+    /// The reduction before probing, if any.
+    pub reduction: Option<String>,
 }
 
 /// The report's numbers: mean ± std over seeds per dataset and shot count.
@@ -171,6 +184,8 @@ pub fn summarize(input: &ReportInput) -> RunReport {
             top1: None,
             top5: None,
             knn_top1: None,
+            knn_map: None,
+            knn_hap: None,
             mistake_severity: None,
             mistakes: None,
             hdist_at_5: None,
@@ -197,6 +212,8 @@ pub fn summarize(input: &ReportInput) -> RunReport {
             d.top1 = values(&|r| Some(r.test.top1));
             d.top5 = values(&|r| Some(r.test.top5));
             d.knn_top1 = values(&|r| r.knn.as_ref().map(|k| k.top1));
+            d.knn_map = values(&|r| r.knn_retrieval.as_ref().map(|k| k.map));
+            d.knn_hap = values(&|r| r.knn_retrieval.as_ref().and_then(|k| k.hap));
             d.mistake_severity = values(&|r| {
                 r.test
                     .hierarchical
@@ -244,6 +261,7 @@ pub fn summarize(input: &ReportInput) -> RunReport {
         lambda_at_largest: at_end(PathEnd::Largest),
         lambda_at_smallest: at_end(PathEnd::Smallest),
         hierarchy: input.hierarchy.clone(),
+        reduction: input.reduction.clone(),
     }
 }
 
@@ -272,6 +290,8 @@ pub fn cog_table(r: &RunReport) -> Table {
         "top-1",
         "top-5",
         "k-NN top-1",
+        "k-NN mAP",
+        "k-NN H-AP",
         "mistake sev.",
         "hdist@5",
     ]
@@ -279,8 +299,11 @@ pub fn cog_table(r: &RunReport) -> Table {
     .to_vec();
     headers.extend(shots.iter().map(|n| format!("{n}-shot")));
     let mut t = Table::new(headers).with_title(format!(
-        "{}: linear probe ({} solver), top-1 % mean ± std over {} seeds{}",
+        "{}{}: linear probe ({} solver), top-1 % mean ± std over {} seeds{}",
         r.model,
+        r.reduction
+            .as_ref()
+            .map_or(String::new(), |x| format!(" reduced by {x}")),
         r.solver,
         r.seeds.len(),
         if r.synthetic {
@@ -297,6 +320,8 @@ pub fn cog_table(r: &RunReport) -> Table {
             fmt_stat(&d.top1, 1),
             fmt_stat(&d.top5, 1),
             fmt_stat(&d.knn_top1, 1),
+            fmt_stat(&d.knn_map, 1),
+            fmt_stat(&d.knn_hap, 1),
             match (&d.mistake_severity, d.mistakes) {
                 (Some(_), Some(n)) => format!("{} (n={n})", fmt_stat(&d.mistake_severity, 2)),
                 _ => fmt_stat(&d.mistake_severity, 2),
@@ -396,6 +421,14 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<RunReport> {
         r.model, r.solver, r.seeds
     );
     let _ = writeln!(md, "{}.\n", r.machines_line());
+    let _ = match &r.reduction {
+        Some(x) => writeln!(
+            md,
+            "Features reduced by `{x}` before probing (every dataset; fitted on the seen set's \
+             train features only, no test data; outputs L2-normalised).\n"
+        ),
+        None => writeln!(md, "Features as extracted (no reduction).\n"),
+    };
     if let Some(note) = r.path_end_note() {
         let _ = writeln!(md, "**Note:** {note}.\n");
     }
@@ -412,7 +445,10 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<RunReport> {
         "\nLevels are ordered by decreasing semantic similarity to the seen concepts (L1 closest). \
          Mistake severity is the mean LCA height of top-1 mistakes (n: the mistakes it is a mean over, \
          summed over seeds); hdist@5 the average LCA height over the top-5 predictions (Bertinetto et \
-         al. 2020); {}. Level construction details: `{}`.\n",
+         al. 2020); k-NN mAP and H-AP (hierarchical average precision, Ramzi et al. 2022) rank \
+         every train image for each test image by the k-NN probe's cosine similarity, computed \
+         once per dataset (they do not depend on the seed), H-AP with the levels two classes \
+         share = the largest class distance minus theirs; {}. Level construction details: `{}`.\n",
         r.hierarchy,
         input
             .levels_dir

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use hiercog_cog::{load_benchmark, Benchmark, LabelledImages, Split};
-use hiercog_features::Format;
+use hiercog_features::{FeatureSet, Format};
 use hiercog_nn::{device_from_name, model_spec, Backbone, ExtractOptions, ExtractProgress};
 use hiercog_probe::{KnnParams, ProgressEvent, ProtocolConfig};
+use hiercog_reduce::{FitProgress, Reducer};
+use hiercog_retrieval::Rows;
 use hiercog_store::{path_fingerprint, RunKey};
 use hiercog_taxonomy::{DistanceConvention, Taxonomy};
 
@@ -88,6 +90,8 @@ pub struct Pipeline {
     /// Every concept of the benchmark (seen set and levels), sorted: the hierarchy of the class
     /// distances of every dataset.
     hierarchy: OnceLock<Vec<String>>,
+    /// The reduction before probing, fitted (or loaded) once per process.
+    reducer: OnceLock<Arc<Reducer>>,
 }
 
 impl Pipeline {
@@ -134,6 +138,7 @@ impl Pipeline {
             model: OnceLock::new(),
             fingerprints: Mutex::default(),
             hierarchy: OnceLock::new(),
+            reducer: OnceLock::new(),
         })
     }
 
@@ -417,7 +422,9 @@ impl Pipeline {
                 ..ProtocolConfig::default()
             },
             few_shot_knn: false,
+            knn_retrieval_seed: p.seeds.first().copied(),
             preprocess: p.preprocess,
+            reduce: self.reduction_name()?,
             shots: std::iter::once(None)
                 .chain(p.shots.iter().map(|&n| Some(n)))
                 .collect(),
@@ -425,6 +432,77 @@ impl Pipeline {
             distance: DistanceConvention::LcaHeight,
             hierarchy: self.hierarchy()?.to_vec(),
         })
+    }
+
+    /// The configured reduction and the seen train features it is fitted on, as one name (it
+    /// keys the probe runs and names the model's directory); `None` without a reduction.
+    fn reduction_name(&self) -> Result<Option<String>> {
+        let Some(r) = &self.cfg.probe.reduce else {
+            return Ok(None);
+        };
+        let seen = self.fingerprint(&self.features_path(SEEN, Split::Train))?;
+        let spec: String = r
+            .to_string()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        Ok(Some(format!("{spec}-{}", &seen[..seen.len().min(16)])))
+    }
+
+    /// The reduction before probing, fitted on the seen set's train features only (no test data,
+    /// no unseen concept) and saved in the run directory; loaded from there when it was fitted
+    /// earlier. A TLDR fit checkpoints every epoch and resumes after an interruption. The fit is
+    /// under a lock: a second process waits for it.
+    fn reducer(&self, obs: &dyn Observer) -> Result<Arc<Reducer>> {
+        if let Some(r) = self.reducer.get() {
+            return Ok(r.clone());
+        }
+        let (Some(reduction), Some(name)) = (&self.cfg.probe.reduce, self.reduction_name()?) else {
+            return Err(Error::Invalid("no reduction is configured".into()));
+        };
+        let dir = self.dir.reduction(&name);
+        let label = format!("reduce {reduction}");
+        let lock = hiercog_io::FileLock::acquire(&self.dir.lock(&label), |holder| {
+            obs.note(&format!(
+                "{label}: {holder} is fitting it; waiting for it to finish"
+            ))
+        })?;
+        let reducer = if dir.join(hiercog_reduce::MODEL_JSON).is_file() {
+            obs.note(&format!("{label}: fitted earlier"));
+            Reducer::load(&dir)?
+        } else {
+            let seen = FeatureSet::load(&self.features_path(SEEN, Split::Train))?;
+            obs.task(
+                &label,
+                &format!(
+                    "fitted on the seen set's {} train rows ({}-d), no test data",
+                    seen.rows(),
+                    seen.dim()
+                ),
+            );
+            std::fs::create_dir_all(&dir).map_err(hiercog_io::Error::write(&dir))?;
+            let checkpoint = dir.join("fit.ckpt");
+            let rows = Rows::new(seen.x(), seen.dim()).map_err(hiercog_reduce::Error::from)?;
+            let fitted = reduction.fit(rows, Some(&checkpoint), &|p| match p {
+                FitProgress::Knn { done, total } => obs.progress("k-NN graph rows", done, total),
+                FitProgress::Epoch { epoch, epochs, .. } => obs.progress("epochs", epoch, epochs),
+                _ => {}
+            })?;
+            // model.json is written last: its presence means the model is complete.
+            fitted.save(&dir)?;
+            if checkpoint.exists() {
+                std::fs::remove_file(&checkpoint).map_err(hiercog_io::Error::write(&checkpoint))?;
+            }
+            fitted
+        };
+        drop(lock);
+        Ok(self.reducer.get_or_init(|| Arc::new(reducer)).clone())
     }
 
     /// The fingerprints of a dataset's train and test features.
@@ -461,6 +539,7 @@ impl Pipeline {
             seeds: vec![seed],
             ..self.probe_plan()?
         };
+        let fit_reducer = || self.reducer(obs);
         let sweep = ProbeSweep {
             train: &self.features_path(dataset, Split::Train),
             test: &self.features_path(dataset, Split::Test),
@@ -468,6 +547,7 @@ impl Pipeline {
             plan: &plan,
             records: &DatasetRecords { results, dataset },
             taxonomy: &|| self.taxonomy().cloned(),
+            reducer: plan.reduce.is_some().then_some(&fit_reducer),
         };
         sweep.run(&|event| match event {
             SweepEvent::Reused { .. } => obs.note(&format!("{label}: finished earlier")),
@@ -535,6 +615,7 @@ impl Pipeline {
         );
         Ok(ReportInput {
             hierarchy,
+            reduction: cfg.probe.reduce.as_ref().map(ToString::to_string),
             synthetic: cfg.images.source == ImageSource::Synthetic,
             model: cfg.model.name.clone(),
             solver: cfg.probe.solver.to_string(),

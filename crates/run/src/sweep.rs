@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use hiercog_features::{check_pair, FeatureSet, Preprocess};
 use hiercog_probe::{run_protocol, OwnedSamples, ProbeResult, ProgressEvent, ProtocolConfig};
+use hiercog_reduce::Reducer;
 use hiercog_report::table::{fmt_mean_std, Table};
+use hiercog_retrieval::Rows;
 use hiercog_store::{path_fingerprint, ResultsStore, RunKey};
 use hiercog_taxonomy::{distance_matrix_within, DistanceConvention, DistanceMatrix, Taxonomy};
 use serde_json::json;
@@ -27,8 +29,16 @@ pub struct ProbePlan {
     pub protocol: ProtocolConfig,
     /// Also run the protocol's k-NN probe on few-shot runs (the pipeline runs it on all data only).
     pub few_shot_knn: bool,
-    /// Feature preprocessing, fitted on train.
+    /// The seed whose all-data run also reports the k-NN probe's retrieval metrics (mAP, H-AP of
+    /// the test rows against the train rows): they do not depend on the seed, so one run per
+    /// dataset computes them. `None`: no run does.
+    pub knn_retrieval_seed: Option<u64>,
+    /// Feature preprocessing, fitted on train (after the reduction, if any).
     pub preprocess: Preprocess,
+    /// The reduction applied to both feature sets before preprocessing, as it keys the runs (the
+    /// reduction and what it was fitted on); `None`: the features as extracted. The sweep's
+    /// [`ProbeSweep::reducer`] must be the reduction it names.
+    pub reduce: Option<String>,
     /// Shot counts (`None`: all data), the outer loop.
     pub shots: Vec<Option<usize>>,
     /// Seeds, the inner loop.
@@ -42,12 +52,15 @@ pub struct ProbePlan {
 }
 
 impl ProbePlan {
-    /// The protocol of one run: k-NN only on all data unless `few_shot_knn`.
-    pub fn protocol(&self, shots: Option<usize>) -> ProtocolConfig {
+    /// The protocol of one run: k-NN only on all data unless `few_shot_knn`, its retrieval metrics
+    /// only on the all-data run of `knn_retrieval_seed`.
+    pub fn protocol(&self, shots: Option<usize>, seed: u64) -> ProtocolConfig {
         let mut cfg = self.protocol.clone();
         if shots.is_some() && !self.few_shot_knn {
             cfg.knn = None;
         }
+        cfg.knn_retrieval =
+            cfg.knn.is_some() && shots.is_none() && self.knn_retrieval_seed == Some(seed);
         cfg
     }
 
@@ -63,7 +76,7 @@ impl ProbePlan {
     /// and the seed.
     pub fn key(&self, fingerprints: &[String; 2], shots: Option<usize>, seed: u64) -> RunKey {
         let protocol =
-            serde_json::to_string(&self.protocol(shots)).expect("protocol configs serialize");
+            serde_json::to_string(&self.protocol(shots, seed)).expect("protocol configs serialize");
         let shots = shots.map_or("all".to_string(), |n| n.to_string());
         let hierarchy = self.hierarchy.join(",");
         let preprocess = self.preprocess.to_string();
@@ -81,6 +94,10 @@ impl ProbePlan {
         if !hierarchy.is_empty() {
             parts.push(b"hierarchy");
             parts.push(hierarchy.as_bytes());
+        }
+        if let Some(r) = &self.reduce {
+            parts.push(b"reduce");
+            parts.push(r.as_bytes());
         }
         RunKey::from_parts(&parts)
     }
@@ -167,6 +184,8 @@ pub struct ProbeSweep<'a> {
     pub records: &'a dyn ProbeRecords,
     /// The taxonomy the class names belong to.
     pub taxonomy: &'a dyn Fn() -> hiercog_taxonomy::Result<Arc<Taxonomy>>,
+    /// The fitted reduction of [`ProbePlan::reduce`], asked for only when some run is missing.
+    pub reducer: Option<&'a dyn Fn() -> Result<Arc<Reducer>>>,
 }
 
 impl ProbeSweep<'_> {
@@ -192,7 +211,13 @@ impl ProbeSweep<'_> {
         if done.iter().all(Option::is_some) {
             return Ok(done.into_iter().flatten().collect());
         }
-        let data = PreparedPair::load(self.train, self.test, self.plan.preprocess)?;
+        let reducer = self.reducer.map(|fit| fit()).transpose()?;
+        let data = PreparedPair::load(
+            self.train,
+            self.test,
+            reducer.as_deref(),
+            self.plan.preprocess,
+        )?;
         let dist = self.distances(data.class_names.as_deref())?;
         on_event(SweepEvent::Loaded {
             train_rows: data.train_rows,
@@ -215,7 +240,7 @@ impl ProbeSweep<'_> {
             let result = run_protocol(
                 data.train.view(),
                 data.test.view(),
-                &self.plan.protocol(shots),
+                &self.plan.protocol(shots, seed),
                 seed,
                 shots,
                 dist.as_ref(),
@@ -252,7 +277,9 @@ impl ProbeSweep<'_> {
     }
 }
 
-/// A train/test pair, checked, with the preprocessing fitted on train applied to both.
+/// A train/test pair, checked, reduced (when a reduction is given; outputs L2-normalised, as the
+/// TLDR reference and `hiercog reduce transform` do), with the preprocessing fitted on train
+/// applied to both.
 struct PreparedPair {
     train: OwnedSamples,
     test: OwnedSamples,
@@ -264,10 +291,29 @@ struct PreparedPair {
 }
 
 impl PreparedPair {
-    fn load(train: &Path, test: &Path, preprocess: Preprocess) -> Result<Self> {
-        let train = FeatureSet::load(train)?;
-        let test = FeatureSet::load(test)?;
+    fn load(
+        train: &Path,
+        test: &Path,
+        reducer: Option<&Reducer>,
+        preprocess: Preprocess,
+    ) -> Result<Self> {
+        let mut train = FeatureSet::load(train)?;
+        let mut test = FeatureSet::load(test)?;
         check_pair(&train, &test)?;
+        if let Some(r) = reducer {
+            let reduce = |set: &FeatureSet| -> Result<FeatureSet> {
+                let rows = Rows::new(set.x(), set.dim()).map_err(hiercog_reduce::Error::from)?;
+                let x = r.transform(rows, true)?;
+                Ok(FeatureSet::from_vec(
+                    x,
+                    r.output_dim(),
+                    set.labels.clone(),
+                    set.class_names.clone(),
+                )?)
+            };
+            train = reduce(&train)?;
+            test = reduce(&test)?;
+        }
         let fitted = preprocess.fit(&train)?;
         let (dim, classes) = (train.dim(), train.num_classes());
         let samples = |set: &FeatureSet| {
@@ -441,9 +487,14 @@ fn seed_groups(results: &[ProbeResult]) -> Vec<(String, Vec<&ProbeResult>)> {
     let mut groups: Vec<(String, String, Vec<&ProbeResult>)> = Vec::new();
     for r in results {
         let data = format!("{}x{} C={}", r.train_rows, r.dim, r.classes);
+        // The retrieval metrics of one seed's run do not set it apart from the other seeds'.
+        let config = ProtocolConfig {
+            knn_retrieval: false,
+            ..r.config.clone()
+        };
         let id = format!(
             "{data}|{}|{:?}",
-            serde_json::to_string(&r.config).unwrap_or_default(),
+            serde_json::to_string(&config).unwrap_or_default(),
             r.shots
         );
         match groups.iter_mut().find(|(k, _, _)| *k == id) {
@@ -505,7 +556,9 @@ mod tests {
                 ..ProtocolConfig::default()
             },
             few_shot_knn: false,
+            knn_retrieval_seed: Some(22),
             preprocess: Preprocess::L2,
+            reduce: None,
             shots: vec![None, Some(2)],
             seeds: vec![22, 37],
             distance: DistanceConvention::LcaHeight,
@@ -529,12 +582,20 @@ mod tests {
         for (i, k) in keys.iter().enumerate() {
             assert!(!keys[..i].contains(k), "run {i} shares a key");
         }
-        assert!(p.protocol(None).knn.is_some() && p.protocol(Some(2)).knn.is_none());
+        assert!(p.protocol(None, 37).knn.is_some() && p.protocol(Some(2), 22).knn.is_none());
+        // Retrieval metrics once per dataset: the all-data run of the first seed.
+        let retrieval: Vec<bool> = p
+            .runs()
+            .iter()
+            .map(|&(s, seed)| p.protocol(s, seed).knn_retrieval)
+            .collect();
+        assert_eq!(retrieval, [true, false, false, false]);
         let knn_everywhere = ProbePlan {
             few_shot_knn: true,
             ..plan()
         };
-        assert!(knn_everywhere.protocol(Some(2)).knn.is_some());
+        assert!(knn_everywhere.protocol(Some(2), 22).knn.is_some());
+        assert!(!knn_everywhere.protocol(Some(2), 22).knn_retrieval);
         assert_ne!(knn_everywhere.key(&fp, Some(2), 22), keys[2]);
         let standardized = ProbePlan {
             preprocess: Preprocess::Standardize,
@@ -546,6 +607,11 @@ mod tests {
             ..plan()
         };
         assert_ne!(shared.key(&fp, None, 22), keys[0]);
+        let reduced = ProbePlan {
+            reduce: Some("pca:16 fitted on abc".into()),
+            ..plan()
+        };
+        assert_ne!(reduced.key(&fp, None, 22), keys[0]);
     }
 
     #[test]
@@ -564,6 +630,7 @@ mod tests {
             plan: &p,
             records: &records,
             taxonomy: &|| Ok(tree.clone()),
+            reducer: None,
         };
         let events = RefCell::new(Vec::new());
         let log = |e: SweepEvent<'_>| match e {
@@ -581,6 +648,12 @@ mod tests {
         );
         assert_eq!(first.len(), 4);
         assert!(first[0].test.hierarchical.is_some() && first[0].knn.is_some());
+        let scores = first[0]
+            .knn_retrieval
+            .as_ref()
+            .expect("first seed, all data");
+        assert!(scores.hap.is_some() && scores.map > 0.0);
+        assert!(first[1].knn_retrieval.is_none() && first[1].knn.is_some());
         assert_eq!((first[3].shots, first[3].seed), (Some(2), 37));
         assert!(first[3].knn.is_none());
 

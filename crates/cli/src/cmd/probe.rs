@@ -206,16 +206,19 @@ fn run_probe(a: &RunArgs) -> anyhow::Result<()> {
         bail!("give --train and --test feature files (or use `hiercog probe report --store FILE`)");
     };
     let cfg = protocol_config(a)?;
+    let seeds = seeds(a)?;
     let plan = ProbePlan {
         protocol: cfg.clone(),
         few_shot_knn: true,
+        knn_retrieval_seed: seeds.first().copied(),
         preprocess: a.preprocess,
+        reduce: None,
         shots: if a.shots.is_empty() {
             vec![None]
         } else {
             a.shots.iter().map(|&s| Some(s)).collect()
         },
-        seeds: seeds(a)?,
+        seeds,
         distance: a.distance,
         hierarchy: Vec::new(),
     };
@@ -227,6 +230,7 @@ fn run_probe(a: &RunArgs) -> anyhow::Result<()> {
         plan: &plan,
         records: &records,
         taxonomy: &|| a.taxonomy.source().load(),
+        reducer: None,
     };
     let runs = plan.runs();
     let bar = std::cell::RefCell::new(None::<ProgressBar>);

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use hiercog_probe::SolverKind;
+use hiercog_reduce::Reduction;
 use hiercog_run::report::{cog_table, compare, load};
 use hiercog_run::slurm::{missing_tasks, write_plan, write_resubmit, SlurmOptions, PLAN_CONFIG};
 
@@ -92,6 +93,11 @@ pub struct RunArgs {
     /// Probe seeds, e.g. 22,37,45,77,93.
     #[arg(long, value_delimiter = ',')]
     seeds: Option<Vec<u64>>,
+    /// Reduce the features before probing (config: probe.reduce): `tldr:128`, `pca:64`,
+    /// `pca-whiten:128`, with options such as `tldr:128,epochs=20`; fitted on the seen set's
+    /// train features only. Changing it re-probes without re-extracting.
+    #[arg(long, value_name = "SPEC")]
+    reduce: Option<Reduction>,
     #[command(flatten)]
     tasks: StageSelection,
 }
@@ -145,6 +151,9 @@ impl RunArgs {
         }
         if let Some(s) = &self.seeds {
             cfg.probe.seeds = s.clone();
+        }
+        if let Some(r) = &self.reduce {
+            cfg.probe.reduce = Some(r.clone());
         }
         Ok((cfg, self.config.clone()))
     }
