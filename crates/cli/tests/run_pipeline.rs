@@ -267,6 +267,18 @@ fn interrupted_in_every_stage_then_resumed() {
     assert_eq!(probe_records(&run), 36);
     let models = files_named(&run.join("reduce"), &|n| n == "model.json");
     assert_eq!(models.len(), 1, "{models:?}");
+    // Named by the reduction and a hash of the features it was fitted on.
+    let name = models[0]
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy();
+    let hash = name.strip_prefix("pca-16-").unwrap_or_default();
+    assert!(
+        hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+        "{name}"
+    );
     let report = std::fs::read_to_string(run.join("report/report.md")).unwrap();
     assert!(report.contains("Features reduced by `pca:16`"), "{report}");
     let stdout = String::from_utf8_lossy(&out.stdout);

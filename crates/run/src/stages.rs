@@ -452,7 +452,8 @@ impl Pipeline {
                 }
             })
             .collect();
-        Ok(Some(format!("{spec}-{}", &seen[..seen.len().min(16)])))
+        let seen = RunKey::from_parts(&[seen.as_bytes()]);
+        Ok(Some(format!("{spec}-{}", &seen.as_str()[..16])))
     }
 
     /// The reduction before probing, fitted on the seen set's train features only (no test data,
