@@ -14,8 +14,9 @@
 //! them, which made the scalar softmax/`exp` loops that later ran on that worker ≈10× slower
 //! (SSE/AVX transition penalties: 2 threads were 7–20× slower than 1 on the probe benchmark).
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, MatMut, MatRef, Par};
+use faer::{MatMut, MatRef};
+pub(crate) use hiercog_linalg::clear_upper_simd_state;
+use hiercog_linalg::gemm_sequential as gemm_seq;
 use rayon::prelude::*;
 
 use crate::data::Samples;
@@ -33,32 +34,8 @@ const SLAB_ROWS: usize = 2048;
 /// Cap on the slabs of `Xᵀ·P`, bounding its partial products to `MAX_SLABS · D · C` floats.
 const MAX_SLABS: usize = 32;
 
-/// Marks the upper halves of the YMM/ZMM registers clean (`vzeroupper`) on the current thread.
-///
-/// faer's hand-written AVX-512 GEMM kernels return with them dirty; code compiled for baseline
-/// x86-64 (SSE encodings, as this crate's loops are) then pays a transition penalty on every vector
-/// instruction. Called at the start of every parallel task and after every GEMM.
-#[inline]
-pub(crate) fn clear_upper_simd_state() {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
-        // SAFETY: `vzeroupper` exists on every CPU with AVX (checked above); it only zeroes bits
-        // 128 and up of the vector registers, which no compiled code keeps live across this call
-        // (the Rust ABI passes nothing there and this crate is built for baseline x86-64).
-        unsafe { std::arch::asm!("vzeroupper", options(nomem, nostack, preserves_flags)) };
-    }
-}
-
-/// One sequential faer GEMM `out = alpha·a·b (+ out)`, leaving the SIMD state clean.
-fn gemm_seq(out: MatMut<'_, f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>, alpha: f32, add: bool) {
-    let acc = if add { Accum::Add } else { Accum::Replace };
-    matmul(out, acc, a, b, alpha, Par::Seq);
-    clear_upper_simd_state();
-}
-
-/// `out = alpha·a·b (+ out when accumulate)`, `out` row-major `a.nrows() × b.ncols()`: fixed
-/// blocks of [`ROW_BLOCK`] rows in parallel, each a sequential GEMM with the whole reduction, so the
-/// result does not depend on the thread count.
+/// `out = alpha·a·b (+ out when accumulate)` in fixed blocks of [`ROW_BLOCK`] rows (the result does
+/// not depend on the thread count).
 pub(crate) fn matmul_rows(
     out: &mut [f32],
     a: MatRef<'_, f32>,
@@ -66,19 +43,7 @@ pub(crate) fn matmul_rows(
     alpha: f32,
     accumulate: bool,
 ) {
-    let cols = b.ncols();
-    debug_assert_eq!(out.len(), a.nrows() * cols);
-    if cols == 0 {
-        return;
-    }
-    out.par_chunks_mut(cols * ROW_BLOCK)
-        .enumerate()
-        .for_each(|(i, blk)| {
-            clear_upper_simd_state();
-            let rows = blk.len() / cols;
-            let om = MatMut::from_row_major_slice_mut(blk, rows, cols);
-            gemm_seq(om, a.subrows(i * ROW_BLOCK, rows), b, alpha, accumulate);
-        });
+    hiercog_linalg::matmul_rows(out, a, b, alpha, accumulate, ROW_BLOCK);
 }
 
 /// `z = x · w + 1·bᵀ` for one block of rows (`x` row-major `n × dim`, `z` row-major `n × c`).

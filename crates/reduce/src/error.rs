@@ -53,15 +53,6 @@ pub enum Error {
     /// The k-NN graph could not be computed.
     #[error(transparent)]
     Knn(#[from] hiercog_retrieval::Error),
-    /// A tensor computation failed.
-    #[error("tensor computation failed: {0}")]
-    Tensor(candle_core::Error),
-}
-
-impl From<candle_core::Error> for Error {
-    fn from(e: candle_core::Error) -> Self {
-        Error::Tensor(e)
-    }
 }
 
 impl Error {

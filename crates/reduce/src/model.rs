@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::pca::{FittedPca, PcaParams};
-use crate::tldr::{to_arrays, to_tensors, FittedTldr, TldrParams};
+use crate::tldr::{FittedTldr, TldrParams};
 use crate::weights::{self, Array};
 
 /// File of the description inside a model directory.
@@ -127,7 +127,7 @@ impl Reducer {
                     ),
                 ])
             }
-            Reducer::Tldr(t) => to_arrays(t.state())?,
+            Reducer::Tldr(t) => t.state(),
         };
         weights::save(&dir.join(MODEL_WEIGHTS), &arrays, &meta)?;
         let text = serde_json::to_string_pretty(&meta).expect("serialisable") + "\n";
@@ -190,11 +190,7 @@ impl Reducer {
             Some("tldr") => {
                 let params: TldrParams = serde_json::from_value(meta["params"].clone())
                     .map_err(|e| bad(format!("bad TLDR parameters: {e}")))?;
-                Ok(Reducer::Tldr(FittedTldr::from_state(
-                    params,
-                    dim,
-                    &to_tensors(&arrays)?,
-                )?))
+                Ok(Reducer::Tldr(FittedTldr::from_state(params, dim, &arrays)?))
             }
             other => Err(bad(format!("unknown method {other:?}"))),
         }

@@ -13,10 +13,12 @@ use crate::error::{Error, Result};
 /// Metadata key holding the JSON description.
 const META_KEY: &str = "hiercog";
 
-/// A row-major f32 array.
+/// A row-major f32 array (a parameter, running statistic or gradient, by PyTorch's shape).
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Array {
+pub struct Array {
+    /// Dimensions, outermost first.
     pub shape: Vec<usize>,
+    /// The values, row-major.
     pub data: Vec<f32>,
 }
 

@@ -4,7 +4,7 @@
 //! `cargo bench -p hiercog-retrieval --bench knn_bench -- DIR N D K`: reads `DIR/x.f32` (N × D
 //! little-endian f32), computes every row's K nearest other rows by inner product — exactly, then
 //! with HNSW (default parameters) — writes the exact neighbours to `DIR/exact.u32` and prints one
-//! JSON line of timings and the HNSW recall@K against exact.
+//! JSON line of timings and the HNSW recall@K against exact. A fifth argument `exact` skips HNSW.
 
 use std::time::Instant;
 
@@ -15,9 +15,13 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    let [dir, n, d, k] = &args[..] else {
-        eprintln!("usage: knn_bench DIR N D K");
-        std::process::exit(2);
+    let (dir, n, d, k, exact_only) = match &args[..] {
+        [dir, n, d, k] => (dir, n, d, k, false),
+        [dir, n, d, k, e] if e == "exact" => (dir, n, d, k, true),
+        _ => {
+            eprintln!("usage: knn_bench DIR N D K [exact]");
+            std::process::exit(2);
+        }
     };
     let (n, d, k): (usize, usize, usize) =
         (n.parse().unwrap(), d.parse().unwrap(), k.parse().unwrap());
@@ -40,6 +44,13 @@ fn main() {
         .flat_map(|i| i.to_le_bytes())
         .collect();
     std::fs::write(format!("{dir}/exact.u32"), out).unwrap();
+    if exact_only {
+        println!(
+            "{{\"exact_s\": {exact_s:.3}, \"threads\": {}}}",
+            rayon::current_num_threads()
+        );
+        return;
+    }
 
     let t = Instant::now();
     let hnsw = HnswParams::default()

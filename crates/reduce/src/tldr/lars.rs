@@ -5,21 +5,24 @@
 //! weight, excluded from both), g ← g + wd·p and g ← g · η‖p‖/‖g‖ (1 when either norm is 0);
 //! then μ ← m·μ + g and p ← p − lr·μ.
 
-use candle_core::{backprop::GradStore, Tensor, Var};
-
-use crate::error::Result;
+use super::net::Param;
 
 /// LARS with its momentum buffers (one per parameter, created at its first update).
-pub struct Lars {
+pub(crate) struct Lars {
     momentum: f64,
     eta: f64,
     weight_decay: f64,
-    buffers: Vec<Option<Tensor>>,
+    buffers: Vec<Option<Vec<f32>>>,
+}
+
+/// √Σv² in f64.
+fn norm(v: &[f32]) -> f64 {
+    v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt()
 }
 
 impl Lars {
     /// An optimizer for `count` parameters.
-    pub fn new(count: usize, momentum: f64, eta: f64, weight_decay: f64) -> Lars {
+    pub(crate) fn new(count: usize, momentum: f64, eta: f64, weight_decay: f64) -> Lars {
         Lars {
             momentum,
             eta,
@@ -28,41 +31,45 @@ impl Lars {
         }
     }
 
-    /// One update of `params` (the same parameters, in the same order, at every call) with
-    /// their gradients in `grads` at learning rate `lr`; a parameter without gradient is left
-    /// alone.
-    pub fn step(&mut self, params: &[&Var], grads: &GradStore, lr: f64) -> Result<()> {
-        for (p, buffer) in params.iter().zip(&mut self.buffers) {
-            let Some(g) = grads.get(p.as_tensor()) else {
-                continue;
-            };
-            let w = p.as_tensor();
-            let mut dp = g.clone();
-            if w.rank() != 1 {
-                dp = (dp + (w * self.weight_decay)?)?;
-                let wn = w.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()? as f64;
-                let gn = dp.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()? as f64;
+    /// One update of `params` (the same parameters, in the same order, at every call) from their
+    /// gradients at learning rate `lr`; the gradients are consumed (used as scratch).
+    pub(crate) fn step(&mut self, params: Vec<&mut Param>, lr: f64) {
+        for (p, buffer) in params.into_iter().zip(&mut self.buffers) {
+            let dp = &mut p.grad;
+            if p.shape.len() != 1 {
+                let wd = self.weight_decay as f32;
+                dp.iter_mut().zip(&p.value).for_each(|(g, w)| *g += wd * w);
+                let (wn, gn) = (norm(&p.value), norm(dp));
                 if wn > 0.0 && gn > 0.0 {
-                    dp = (dp * (self.eta * wn / gn))?;
+                    let q = (self.eta * wn / gn) as f32;
+                    dp.iter_mut().for_each(|g| *g *= q);
                 }
             }
-            let mu = match buffer.take() {
-                Some(mu) => ((mu * self.momentum)? + dp)?,
-                None => dp,
+            let mu = match buffer {
+                Some(mu) => {
+                    let m = self.momentum as f32;
+                    mu.iter_mut()
+                        .zip(dp.iter())
+                        .for_each(|(u, g)| *u = m * *u + g);
+                    mu
+                }
+                None => buffer.insert(dp.clone()),
             };
-            p.set(&(w - (&mu * lr)?)?)?;
-            *buffer = Some(mu);
+            let lr = lr as f32;
+            p.value
+                .iter_mut()
+                .zip(mu.iter())
+                .for_each(|(w, u)| *w -= lr * u);
         }
-        Ok(())
     }
 
     /// The momentum buffers (for checkpoints); `None` before a parameter's first update.
-    pub(crate) fn buffers(&self) -> &[Option<Tensor>] {
+    pub(crate) fn buffers(&self) -> &[Option<Vec<f32>>] {
         &self.buffers
     }
 
     /// Restores momentum buffers saved by [`Lars::buffers`].
-    pub(crate) fn set_buffers(&mut self, buffers: Vec<Option<Tensor>>) {
+    pub(crate) fn set_buffers(&mut self, buffers: Vec<Option<Vec<f32>>>) {
         self.buffers = buffers;
     }
 }

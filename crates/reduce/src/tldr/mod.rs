@@ -5,7 +5,7 @@
 //!
 //! [`TldrParams`] holds the reference's interface and defaults; [`TldrParams::fit`] computes the
 //! k-NN graph (inner product, the query left out; exact, or HNSW for large N), then trains
-//! encoder + projector with LARS on candle and keeps the encoder ([`FittedTldr`]). [`Trainer`]
+//! encoder + projector with LARS (forward and backward written out on faer GEMMs, [`net`]) and keeps the encoder ([`FittedTldr`]). [`Trainer`]
 //! exposes single steps (the PyTorch parity tests drive it).
 //!
 //! Determinism: weights are initialised, epochs shuffled and neighbours drawn from ChaCha8
@@ -20,50 +20,21 @@ mod spec;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use candle_core::{Device, Tensor, Var};
 use hiercog_retrieval::{ExactIndex, Exclusion, HnswParams, KnnSearch, Metric, Rows};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-pub use lars::{learning_rate, Lars};
-pub use loss::barlow_twins_loss;
-use net::{batch_normalize, Sequential};
+pub use lars::learning_rate;
+use lars::Lars;
+use loss::barlow_twins;
+use net::{batch_normalize, Sequential, Tape};
 pub use spec::{NetKind, NetSpec};
 
 use crate::data::{check_fit_input, check_transform_input, l2_normalize_rows};
 use crate::error::{Error, Result};
 use crate::weights::{self, Array};
-
-/// Tensors as plain arrays (for files).
-pub(crate) fn to_arrays(state: BTreeMap<String, Tensor>) -> Result<BTreeMap<String, Array>> {
-    state
-        .into_iter()
-        .map(|(n, t)| {
-            Ok((
-                n,
-                Array {
-                    shape: t.dims().to_vec(),
-                    data: t.flatten_all()?.to_vec1::<f32>()?,
-                },
-            ))
-        })
-        .collect()
-}
-
-/// Plain arrays as CPU tensors.
-pub(crate) fn to_tensors(arrays: &BTreeMap<String, Array>) -> Result<BTreeMap<String, Tensor>> {
-    arrays
-        .iter()
-        .map(|(n, a)| {
-            Ok((
-                n.clone(),
-                Tensor::from_slice(&a.data, a.shape.as_slice(), &Device::Cpu)?,
-            ))
-        })
-        .collect()
-}
 
 impl Serialize for NetSpec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -262,7 +233,7 @@ impl TldrParams {
                     Rows::new(&y1, dim).expect("batch shape"),
                     Rows::new(&y2, dim).expect("batch shape"),
                     lr,
-                )?;
+                );
                 if !loss.is_finite() {
                     return Err(Error::NonFinite {
                         loss,
@@ -366,13 +337,14 @@ pub struct Trainer {
     projector: Option<Sequential>,
     lars: Lars,
     params: TldrParams,
-    device: Device,
+    /// Per view: the encoder's and the projector's tapes, and the batch-normalised output with
+    /// its 1/√(σ² + ε) (kept between steps so that the buffers are reused).
+    tapes: [(Tape, Tape, Vec<f32>, Vec<f32>); 2],
 }
 
 impl Trainer {
     /// A freshly initialised network (PyTorch's default initialisation, drawn from the seed).
     pub fn new(params: &TldrParams, input_dim: usize) -> Result<Trainer> {
-        let device = Device::Cpu;
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
         let d = params.n_components;
         let encoder = Sequential::new(
@@ -380,16 +352,14 @@ impl Trainer {
             &params.encoder.encoder_sizes(input_dim, d),
             params.encoder.kind(),
             &mut rng,
-            &device,
-        )?;
+        );
         let projector = match &params.projector {
             Some(spec) => Some(Sequential::new(
                 "projector",
                 &spec.projector_sizes(d)?,
                 spec.kind(),
                 &mut rng,
-                &device,
-            )?),
+            )),
             None => None,
         };
         let count =
@@ -399,20 +369,12 @@ impl Trainer {
             projector,
             lars: Lars::new(count, params.momentum, params.eta, params.weight_decay),
             params: params.clone(),
-            device,
+            tapes: Default::default(),
         })
     }
 
-    fn parameters(&self) -> Vec<(String, &Var)> {
-        let mut p = self.encoder.parameters();
-        if let Some(proj) = &self.projector {
-            p.extend(proj.parameters());
-        }
-        p
-    }
-
     /// Parameters and running statistics by PyTorch name.
-    pub fn state(&self) -> BTreeMap<String, Tensor> {
+    pub fn state(&self) -> BTreeMap<String, Array> {
         let mut s = self.encoder.state();
         if let Some(p) = &self.projector {
             s.extend(p.state());
@@ -421,7 +383,7 @@ impl Trainer {
     }
 
     /// Sets the network from a state of the same architecture (names as [`Trainer::state`]).
-    pub fn load_state(&mut self, state: &BTreeMap<String, Tensor>) -> Result<()> {
+    pub fn load_state(&mut self, state: &BTreeMap<String, Array>) -> Result<()> {
         self.encoder.load_state(state)?;
         if let Some(p) = &mut self.projector {
             p.load_state(state)?;
@@ -429,58 +391,86 @@ impl Trainer {
         Ok(())
     }
 
-    fn tensor(&self, x: Rows<'_>) -> Result<Tensor> {
-        Ok(Tensor::from_slice(
-            x.data(),
-            (x.len(), x.dim()),
-            &self.device,
-        )?)
-    }
-
-    /// Forward pass of both views in training mode (updating running statistics) and the loss.
-    fn loss(&mut self, x1: Rows<'_>, x2: Rows<'_>) -> Result<Tensor> {
-        let mut z = Vec::with_capacity(2);
-        for x in [x1, x2] {
-            let mut h = self.encoder.forward_train(&self.tensor(x)?)?;
-            if let Some(p) = &mut self.projector {
-                h = p.forward_train(&h)?;
-            }
-            z.push(batch_normalize(&h)?.0);
+    /// Forward pass of both views in training mode (updating running statistics), the loss, and
+    /// the backward pass into every parameter's gradient.
+    fn loss_and_gradients(&mut self, x1: Rows<'_>, x2: Rows<'_>) -> f32 {
+        let dim = x1.dim();
+        let mut width = self.params.n_components;
+        for (x, (enc, proj, z, inv_std)) in [x1, x2].into_iter().zip(&mut self.tapes) {
+            self.encoder.forward_train(x.data(), dim, enc);
+            let out = match &mut self.projector {
+                Some(p) => {
+                    p.forward_train(enc.output(), self.params.n_components, proj);
+                    proj.output()
+                }
+                None => enc.output(),
+            };
+            width = out.len() / x.len();
+            *inv_std = batch_normalize(out, width, z).2;
         }
-        barlow_twins_loss(&z[0], &z[1], self.params.scale_loss, self.params.lambda)
+        let [(_, _, z1, _), (_, _, z2, _)] = &self.tapes;
+        let (mut d1, mut d2) = (vec![0.0f32; z1.len()], vec![0.0f32; z2.len()]);
+        let loss = barlow_twins(
+            z1,
+            z2,
+            width,
+            self.params.scale_loss,
+            self.params.lambda,
+            Some((&mut d1, &mut d2)),
+        );
+        for (view, (x, mut dz)) in [(x1, d1), (x2, d2)].into_iter().enumerate() {
+            let (enc, proj, z, inv_std) = &self.tapes[view];
+            net::batch_norm_backward(&mut dz, z, inv_std, None, width);
+            let accumulate = view > 0;
+            let dh = match &mut self.projector {
+                Some(p) => p
+                    .backward(
+                        enc.output(),
+                        self.params.n_components,
+                        proj,
+                        dz,
+                        accumulate,
+                        true,
+                    )
+                    .expect("input gradient asked for"),
+                None => dz,
+            };
+            self.encoder
+                .backward(x.data(), dim, enc, dh, accumulate, false);
+        }
+        loss as f32
     }
 
     /// The loss of the pairs (`x1[i]`, `x2[i]`) and the gradient of every parameter by name,
     /// without updating the parameters (running statistics are updated, as in any forward
     /// pass in training mode).
-    pub fn gradients(
-        &mut self,
-        x1: Rows<'_>,
-        x2: Rows<'_>,
-    ) -> Result<(f32, BTreeMap<String, Tensor>)> {
-        let loss = self.loss(x1, x2)?;
-        let grads = loss.backward()?;
-        let named = self
+    pub fn gradients(&mut self, x1: Rows<'_>, x2: Rows<'_>) -> (f32, BTreeMap<String, Array>) {
+        let loss = self.loss_and_gradients(x1, x2);
+        let mut named: Vec<(String, Array)> = self
+            .encoder
             .parameters()
             .into_iter()
-            .filter_map(|(n, v)| grads.get(v.as_tensor()).map(|g| (n, g.clone())))
+            .map(|(n, p)| (n, p.to_array(true)))
             .collect();
-        Ok((loss.to_scalar::<f32>()?, named))
+        if let Some(proj) = &self.projector {
+            named.extend(
+                proj.parameters()
+                    .into_iter()
+                    .map(|(n, p)| (n, p.to_array(true))),
+            );
+        }
+        (loss, named.into_iter().collect())
     }
 
     /// One LARS step on the pairs at learning rate `lr`; returns the loss before the step.
-    pub fn step(&mut self, x1: Rows<'_>, x2: Rows<'_>, lr: f64) -> Result<f32> {
-        let loss = self.loss(x1, x2)?;
-        let grads = loss.backward()?;
-        let value = loss.to_scalar::<f32>()?;
-        let params: Vec<Var> = self
-            .parameters()
-            .into_iter()
-            .map(|(_, v)| v.clone())
-            .collect();
-        let refs: Vec<&Var> = params.iter().collect();
-        self.lars.step(&refs, &grads, lr)?;
-        Ok(value)
+    pub fn step(&mut self, x1: Rows<'_>, x2: Rows<'_>, lr: f64) -> f32 {
+        let loss = self.loss_and_gradients(x1, x2);
+        let mut params = self.encoder.parameters_mut();
+        if let Some(p) = &mut self.projector {
+            params.extend(p.parameters_mut());
+        }
+        self.lars.step(params, lr);
+        loss
     }
 
     /// Saves network, momentum buffers and the epochs done.
@@ -491,10 +481,19 @@ impl Trainer {
         fingerprint: &str,
         epochs_done: usize,
     ) -> Result<()> {
-        let mut tensors = self.state();
-        for (i, b) in self.lars.buffers().iter().enumerate() {
+        let mut arrays = self.state();
+        let trained = self.encoder.parameters().into_iter();
+        let trained = trained.chain(self.projector.iter().flat_map(|p| p.parameters()));
+        for (i, (b, (_, p))) in self.lars.buffers().iter().zip(trained).enumerate() {
             if let Some(b) = b {
-                tensors.insert(format!("lars.momentum.{i}"), b.clone());
+                let shape = p.shape.clone();
+                arrays.insert(
+                    format!("lars.momentum.{i}"),
+                    Array {
+                        shape,
+                        data: b.clone(),
+                    },
+                );
             }
         }
         let meta = serde_json::json!({
@@ -502,13 +501,12 @@ impl Trainer {
             "data": fingerprint,
             "epochs_done": epochs_done,
         });
-        weights::save(path, &to_arrays(tensors)?, &meta)
+        weights::save(path, &arrays, &meta)
     }
 
     /// Loads a checkpoint written by the same fit; returns the epochs already done.
     fn resume(&mut self, path: &Path, params: &TldrParams, fingerprint: &str) -> Result<usize> {
         let (arrays, meta) = weights::load(path)?;
-        let tensors = to_tensors(&arrays)?;
         let same = meta.get("params") == Some(&serde_json::to_value(params).expect("serialisable"))
             && meta.get("data").and_then(|v| v.as_str()) == Some(fingerprint);
         if !same {
@@ -517,11 +515,15 @@ impl Trainer {
                 message: "this checkpoint belongs to another fit (other parameters or data); delete it to start over".into(),
             });
         }
-        self.load_state(&tensors)?;
+        self.load_state(&arrays)?;
         let count = self.lars.buffers().len();
         self.lars.set_buffers(
             (0..count)
-                .map(|i| tensors.get(&format!("lars.momentum.{i}")).cloned())
+                .map(|i| {
+                    arrays
+                        .get(&format!("lars.momentum.{i}"))
+                        .map(|a| a.data.clone())
+                })
                 .collect(),
         );
         meta.get("epochs_done")
@@ -561,13 +563,7 @@ impl FittedTldr {
         let d = self.params.n_components;
         let mut out = Vec::with_capacity(x.len() * d);
         for chunk in x.data().chunks(TRANSFORM_CHUNK * x.dim()) {
-            let t = Tensor::from_slice(chunk, (chunk.len() / x.dim(), x.dim()), &Device::Cpu)?;
-            out.extend(
-                self.encoder
-                    .forward_eval(&t)?
-                    .flatten_all()?
-                    .to_vec1::<f32>()?,
-            );
+            out.extend(self.encoder.forward_eval(chunk, x.dim()));
         }
         if l2_norm {
             l2_normalize_rows(&mut out, d);
@@ -576,7 +572,7 @@ impl FittedTldr {
     }
 
     /// The encoder's parameters and running statistics by PyTorch name.
-    pub(crate) fn state(&self) -> BTreeMap<String, Tensor> {
+    pub(crate) fn state(&self) -> BTreeMap<String, Array> {
         self.encoder.state()
     }
 
@@ -584,7 +580,7 @@ impl FittedTldr {
     pub(crate) fn from_state(
         params: TldrParams,
         input_dim: usize,
-        state: &BTreeMap<String, Tensor>,
+        state: &BTreeMap<String, Array>,
     ) -> Result<FittedTldr> {
         let mut trainer = Trainer::new(
             &TldrParams {
