@@ -17,7 +17,15 @@
 //!   (peak memory is reached in the first), labels folded onto CLASSES, `lean` forcing row views
 //!   and streamed passes,
 //!   with the peak resident set size against the bytes of the features;
-//! * `peak M K N`: faer's f32 GEMM speed on this machine (the roofline for the GFLOP/s ratio).
+//! * `peak M K N`: faer's f32 GEMM speed on this machine (the roofline for the GFLOP/s ratio);
+//! * `cost DIR all|SHOTS [knn]`: the protocol (seed 22) on one thread, its CPU seconds and the
+//!   row counts the cost model (`hiercog_probe::cost`) takes, one TSV line; `knn` also times the
+//!   k-NN probe and its retrieval metrics apart (the data of `benches/cost_model.sh`);
+//! * `fit-cost MEASUREMENTS OUT CPU`: fits `hiercog_probe::cost::CostModel` to the `fit` lines
+//!   of `cost_model.sh`'s measurements, writes its coefficients to OUT and prints the relative
+//!   error on every `holdout` line;
+//! * `predict N D C [SHOTS]`: the compiled-in cost model's core-seconds of one protocol run on
+//!   N train rows (N/4 test rows), linear probe and k-NN apart.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,9 +33,10 @@ use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
+use hiercog_probe::cost::{self, CostModel, ProbeShape};
 use hiercog_probe::{
-    run_protocol, zero_weight_gradient_scale, LbfgsParams, LogisticRegressionParams,
-    ProtocolConfig, Samples, Solver, SolverKind,
+    retrieval_scores, run_protocol, zero_weight_gradient_scale, KnnParams, LbfgsParams,
+    LogisticRegressionParams, ProtocolConfig, Samples, Solver, SolverKind,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -393,6 +402,210 @@ fn memory(dir: &Path, classes: Option<usize>, lean: bool) {
     );
 }
 
+/// CPU seconds (user + system) of this process so far.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    s(u.ru_utime) + s(u.ru_stime)
+}
+
+/// CPU and wall seconds of `f`.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
+    let (c, t) = (cpu_seconds(), Instant::now());
+    let out = f();
+    (out, cpu_seconds() - c, t.elapsed().as_secs_f64())
+}
+
+/// One protocol run (all data or `shots` per class) in a one-thread pool: its CPU seconds (the
+/// work, free of other jobs' load) with the row counts of each part, for the cost model.
+fn cost(dir: &Path, shots: Option<usize>, knn: bool) {
+    let ((xtr, ytr), (xte, yte), d, c) = load(dir);
+    let train = Samples::new(&xtr, &ytr, d, c).expect("train");
+    let test = Samples::new(&xte, &yte, d, c).expect("test");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("thread pool");
+    let cfg = ProtocolConfig::default();
+    let (r, cpu, wall) = timed(|| {
+        pool.install(|| run_protocol(train, test, &cfg, 22, shots, None, &|_| {}))
+            .expect("protocol")
+    });
+    let (mut knn_cpu, mut retrieval_cpu) = ("-".to_string(), "-".to_string());
+    if knn {
+        let (_, cpu, _) = timed(|| {
+            pool.install(|| KnnParams::default().predict_topk(train, test.x(), 5))
+                .expect("k-NN")
+        });
+        knn_cpu = format!("{cpu:.3}");
+        let (_, cpu, _) = timed(|| {
+            pool.install(|| retrieval_scores(train, test, None))
+                .expect("retrieval")
+        });
+        retrieval_cpu = format!("{cpu:.3}");
+    }
+    // The columns of `benches/cost_model.tsv` after its role and noise.
+    println!(
+        "{}\t{d}\t{c}\t{}\t{}\t{}\t{cpu:.3}\t{wall:.3}\t{knn_cpu}\t{retrieval_cpu}\t{}\t{}\t{}\t{:.2}",
+        train.rows(),
+        shots.map_or("all".to_string(), |s| s.to_string()),
+        test.rows(),
+        r.train_rows,
+        r.trials.iter().map(|t| t.iterations).sum::<usize>(),
+        r.trials.len(),
+        r.final_fit.iterations,
+        r.test.top1,
+    );
+}
+
+/// One line of `benches/cost_model.tsv`.
+struct Measured {
+    holdout: bool,
+    noise: String,
+    shape: ProbeShape,
+    linear: f64,
+    knn: Option<f64>,
+    retrieval: Option<f64>,
+}
+
+fn read_measurements(path: &Path) -> (Vec<String>, Vec<Measured>) {
+    let text = std::fs::read_to_string(path).expect("measurements");
+    let mut header = Vec::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if let Some(c) = line.strip_prefix('#') {
+            header.push(c.trim().to_string());
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        let num = |i: usize| f[i].parse::<usize>().expect("a count");
+        let secs = |i: usize| f[i].parse::<f64>().ok();
+        out.push(Measured {
+            holdout: f[0] == "holdout",
+            noise: f[1].to_string(),
+            shape: ProbeShape {
+                train_rows: num(2),
+                dim: num(3),
+                classes: num(4),
+                shots: f[5].parse().ok(),
+                test_rows: num(6),
+            },
+            linear: secs(8).expect("cpu_s"),
+            knn: secs(10),
+            retrieval: secs(11),
+        });
+    }
+    (header, out)
+}
+
+/// Fits the cost model to the `fit` measurements; prints and records the error on the others.
+fn fit_cost(measurements: &Path, out: &Path, cpu: &str) {
+    let (header, runs) = read_measurements(measurements);
+    let fit = |terms: fn(&ProbeShape) -> Vec<f64>, part: fn(&Measured) -> Option<f64>| {
+        let (rows, y): (Vec<_>, Vec<_>) = runs
+            .iter()
+            .filter(|m| !m.holdout)
+            .filter_map(|m| part(m).map(|v| (terms(&m.shape), v.max(1e-3))))
+            .unzip();
+        cost::fit_nonnegative(&rows, &y).expect("fit")
+    };
+    let mut model = CostModel {
+        linear: fit(ProbeShape::linear_terms, |m| Some(m.linear)),
+        knn: fit(ProbeShape::knn_terms, |m| m.knn),
+        retrieval: fit(ProbeShape::retrieval_terms, |m| m.retrieval),
+        provenance: Vec::new(),
+    };
+    // A protocol run as `hiercog run` does it: linear probe, plus k-NN and retrieval on all data.
+    let total = |m: &Measured| m.linear + m.knn.unwrap_or(0.0) + m.retrieval.unwrap_or(0.0);
+    let predicted = |m: &Measured| {
+        model.linear_seconds(&m.shape)
+            + m.knn.map_or(0.0, |_| model.knn_seconds(&m.shape))
+            + m.retrieval
+                .map_or(0.0, |_| model.retrieval_seconds(&m.shape))
+    };
+    println!("role\tN\tD\tC\tnoise\tshots\tmeasured_s\tpredicted_s\trel_error");
+    let mut errors: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for m in &runs {
+        let (y, p) = (total(m), predicted(m));
+        let e = (p - y) / y;
+        errors[m.holdout as usize].push(e.abs());
+        let s = &m.shape;
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{y:.3}\t{p:.3}\t{e:+.2}",
+            if m.holdout { "holdout" } else { "fit" },
+            s.train_rows,
+            s.dim,
+            s.classes,
+            m.noise,
+            s.shots.map_or("all".into(), |v| v.to_string())
+        );
+    }
+    let summary = |e: &mut Vec<f64>| {
+        e.sort_by(f64::total_cmp);
+        let median = e.get(e.len() / 2).copied().unwrap_or(f64::NAN);
+        let max = e.last().copied().unwrap_or(f64::NAN);
+        format!(
+            "{} runs, median |error| {:.0} %, max {:.0} %",
+            e.len(),
+            100.0 * median,
+            100.0 * max
+        )
+    };
+    let largest =
+        runs.iter()
+            .filter(|m| m.holdout && m.shape.shots.is_none())
+            .max_by_key(|m| m.shape.train_rows * m.shape.dim * m.shape.classes)
+            .map(|m| {
+                let s = &m.shape;
+                format!(
+                "largest held-out shape {}x{}x{} (all data): measured {:.1} s, predicted {:.1} s",
+                s.train_rows, s.dim, s.classes, total(m), predicted(m)
+            )
+            })
+            .unwrap_or_default();
+    model.provenance = vec![
+        "The probe protocol's cost model (hiercog_probe::cost): core-seconds per unit of each term.".into(),
+        format!("Fitted by crates/probe/benches/cost_model.sh (probe_bench fit-cost) on {cpu}."),
+        "Its measurements (crates/probe/benches/cost_model.tsv):".into(),
+    ];
+    model
+        .provenance
+        .extend(header.iter().map(|h| format!("  {h}")));
+    model.provenance.push(format!(
+        "Error of a whole run, fit shapes: {}",
+        summary(&mut errors[0])
+    ));
+    model.provenance.push(format!(
+        "Error of a whole run, held-out shapes: {}",
+        summary(&mut errors[1])
+    ));
+    model.provenance.push(largest);
+    std::fs::write(out, model.to_tsv()).expect("write the coefficients");
+    for line in &model.provenance[model.provenance.len() - 3..] {
+        println!("{line}");
+    }
+}
+
+/// The compiled-in cost model's prediction for one shape.
+fn predict(n: usize, d: usize, c: usize, shots: Option<usize>) {
+    let model = CostModel::fitted();
+    let shape = ProbeShape {
+        train_rows: n,
+        test_rows: n / 4,
+        dim: d,
+        classes: c,
+        shots,
+    };
+    println!(
+        "{}",
+        serde_json::json!({"n": n, "dim": d, "classes": c, "shots": shots,
+            "linear_core_s": model.linear_seconds(&shape), "knn_core_s": model.knn_seconds(&shape),
+            "retrieval_core_s": model.retrieval_seconds(&shape)})
+    );
+}
+
 fn peak(m: usize, k: usize, n: usize) {
     let a = Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 13) as f32 * 0.01);
     let b = Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) % 11) as f32 * 0.01);
@@ -463,10 +676,26 @@ fn main() {
             num(2).unwrap_or(2048),
             num(3).unwrap_or(1000),
         ),
+        Some("cost") => cost(
+            Path::new(&args[1]),
+            args[2].parse().ok(),
+            args.get(3).is_some_and(|a| a == "knn"),
+        ),
+        Some("fit-cost") => fit_cost(
+            Path::new(&args[1]),
+            Path::new(&args[2]),
+            args.get(3).map_or("an unnamed CPU", String::as_str),
+        ),
+        Some("predict") => predict(
+            num(1).expect("N"),
+            num(2).expect("D"),
+            num(3).expect("C"),
+            num(4),
+        ),
         _ => eprintln!(
             "usage: probe_bench gen DIR N D C SEED [NOISE] [FINE] | run DIR fast|sgd [TRIALS] [EPOCHS] | \
              fit DIR L2 MAX_ITER | gemms N D C | sweep DIR | threads DIR fast|sgd [MAX_THREADS] [TRIALS] [EPOCHS] | memory DIR [CLASSES] [lean] | \
-             peak M K N"
+             peak M K N | cost DIR all|SHOTS [knn] | fit-cost MEASUREMENTS OUT CPU | predict N D C [SHOTS]"
         ),
     }
 }

@@ -9,12 +9,14 @@
 //!   L-BFGS uses as its initial inverse Hessian (built once per data set where it pays off);
 //! * [`KnnParams`]: DINO-style weighted k-NN on cosine similarity;
 //! * [`run_protocol`] with a [`ProtocolConfig`] → [`ProbeResult`]: split, search, final fit, metrics;
+//! * [`cost::CostModel`]: core-seconds of a protocol run from its shape (`hiercog plan --estimate`);
 //! * [`TopK`], [`mistake_severity`], [`average_hierarchical_distance`]: flat and hierarchical metrics.
 //!
 //! The library never touches the terminal: progress goes through a [`ProgressEvent`] callback.
 
 #![warn(missing_docs)]
 
+pub mod cost;
 mod data;
 mod error;
 mod knn;
