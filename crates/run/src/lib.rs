@@ -16,12 +16,14 @@
 //!
 //! [`Pipeline::run_all`] does them in order in one process; a Slurm job array runs the same tasks
 //! one per array index ([`slurm`]). Every stage checks what is already on disk first, so a re-run
-//! after a crash or `kill -9` redoes nothing finished and leaves nothing corrupt.
+//! after a crash or `kill -9` redoes nothing finished and leaves nothing corrupt. [`estimate`]
+//! prices a configured run before anything runs (`hiercog plan --estimate`).
 
 #![warn(missing_docs)]
 
 pub mod config;
 mod error;
+pub mod estimate;
 mod layout;
 mod prepare;
 pub mod report;

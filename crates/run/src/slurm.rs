@@ -76,10 +76,16 @@ pub fn stage_tasks(p: &Pipeline, stage: &str) -> Result<Vec<Task>> {
         .collect())
 }
 
-/// Memory (GB) a probe task needs, from the largest dataset's feature set: at most
-/// `train_per_concept + test_per_concept` images of each of its concepts (the seen set counted as
-/// 1,000 concepts when it is ImageNet-1K), `feature_dim` floats each, held about three times
-/// (loaded, preprocessed, the solver's working copies), plus 2 GB.
+/// Memory (bytes) a probe task needs for a dataset of `rows` feature rows (train and test) of
+/// `dim` floats: held about three times (loaded, preprocessed, the solver's working copies), plus
+/// 2 GB.
+pub fn probe_memory_bytes(rows: usize, dim: usize) -> f64 {
+    rows as f64 * dim as f64 * 4.0 * 3.0 + 2e9
+}
+
+/// Memory (GB) a probe task needs, from the largest dataset's feature set
+/// ([`probe_memory_bytes`]): at most `train_per_concept + test_per_concept` images of each of its
+/// concepts (the seen set counted as 1,000 concepts when it is ImageNet-1K).
 pub fn probe_memory_gb(p: &Pipeline) -> Result<usize> {
     let cfg = p.config();
     let dim = hiercog_nn::model_spec(&cfg.model.name)?.feature_dim;
@@ -89,8 +95,7 @@ pub fn probe_memory_gb(p: &Pipeline) -> Result<usize> {
     };
     let concepts = cfg.levels.concepts_per_level.max(seen);
     let rows = concepts * (cfg.images.train_per_concept + cfg.images.test_per_concept);
-    let bytes = rows as f64 * dim as f64 * 4.0 * 3.0;
-    Ok((bytes / 1e9).ceil() as usize + 2)
+    Ok((probe_memory_bytes(rows, dim) / 1e9).ceil() as usize)
 }
 
 /// Writes the plan of the pipeline's run into `out`: its config and the scripts.

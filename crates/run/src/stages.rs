@@ -168,7 +168,7 @@ impl Pipeline {
         }
     }
 
-    fn benchmark(&self) -> Result<&Benchmark> {
+    pub(crate) fn benchmark(&self) -> Result<&Benchmark> {
         if let Some(b) = self.bench.get() {
             return Ok(b);
         }
@@ -414,8 +414,19 @@ impl Pipeline {
     /// The probe runs of the config (shots and seeds of every dataset), with class distances in
     /// the hierarchy of the whole benchmark.
     pub fn probe_plan(&self) -> Result<ProbePlan> {
-        let p = &self.cfg.probe;
         Ok(ProbePlan {
+            reduce: self.reduction_name()?,
+            hierarchy: self.hierarchy()?.to_vec(),
+            ..self.protocol_plan()
+        })
+    }
+
+    /// The probe runs of the config and their protocols, without what needs the prepared
+    /// benchmark and features (the hierarchy, the reduction's name): what the runs will do, known
+    /// before anything has run ([`crate::estimate`]).
+    pub fn protocol_plan(&self) -> ProbePlan {
+        let p = &self.cfg.probe;
+        ProbePlan {
             protocol: ProtocolConfig {
                 solver: p.solver,
                 knn: p.knn.then(KnnParams::default),
@@ -424,14 +435,14 @@ impl Pipeline {
             few_shot_knn: false,
             knn_retrieval_seed: p.seeds.first().copied(),
             preprocess: p.preprocess,
-            reduce: self.reduction_name()?,
+            reduce: None,
             shots: std::iter::once(None)
                 .chain(p.shots.iter().map(|&n| Some(n)))
                 .collect(),
             seeds: p.seeds.clone(),
             distance: DistanceConvention::LcaHeight,
-            hierarchy: self.hierarchy()?.to_vec(),
-        })
+            hierarchy: Vec::new(),
+        }
     }
 
     /// The configured reduction and the seen train features it is fitted on, as one name (it

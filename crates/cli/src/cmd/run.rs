@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use hiercog_probe::SolverKind;
 use hiercog_reduce::Reduction;
+use hiercog_run::estimate::{estimate_tables, EstimateOptions};
 use hiercog_run::report::{cog_table, compare, load};
 use hiercog_run::slurm::{missing_tasks, write_plan, write_resubmit, SlurmOptions, PLAN_CONFIG};
 
@@ -369,6 +370,13 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<()> {
 ///   hiercog plan --resubmit-missing plan/
 ///
 /// submits the tasks without output and everything after them.
+///
+///   hiercog plan --estimate cog.toml [--json] [--gpu-img-per-s 2000]
+///
+/// writes nothing and prints what the run will cost: per dataset and per stage, CPU core-hours
+/// (probes: a cost model fitted to measured runs of the protocol; extraction: the backbone's
+/// measured CPU throughput; GPU-hours only from a GPU throughput you give) and peak memory of a
+/// task. README, "Performance": how the model was fitted and its error on held-out shapes.
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct PlanArgs {
@@ -384,6 +392,17 @@ pub struct PlanArgs {
     /// Resubmit the tasks of the plan in DIR that have no output, and every stage after them.
     #[arg(long, value_name = "PLAN_DIR", conflicts_with = "config")]
     resubmit_missing: Option<PathBuf>,
+    /// Print the expected core-hours and peak memory of each stage of the run instead of
+    /// writing a plan.
+    #[arg(long, conflicts_with = "resubmit_missing")]
+    estimate: bool,
+    /// With --estimate: JSON instead of tables.
+    #[arg(long, requires = "estimate")]
+    json: bool,
+    /// With --estimate: images per second of one GPU running the backbone (GPU-hours of the
+    /// extraction; GPU throughput is not measured by hiercog).
+    #[arg(long, value_name = "IMG_PER_S", requires = "estimate")]
+    gpu_img_per_s: Option<f64>,
     /// Where to write the scripts.
     #[arg(long, value_name = "DIR", default_value = "plan")]
     out: PathBuf,
@@ -430,6 +449,9 @@ pub fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
         return resubmit(plan_dir);
     }
     let config = args.config.as_ref().expect("clap requires it");
+    if args.estimate {
+        return estimate(config, args.json, args.gpu_img_per_s);
+    }
     if args.gpus > 0 && !cfg!(feature = "cuda") {
         bail!(
             "--gpus {}: this hiercog was built without CUDA, so its jobs cannot use GPUs. Build it \
@@ -462,6 +484,40 @@ pub fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
         pipeline.dir().root().display(),
         plan.dir.join("submit.sh").display()
     );
+    Ok(())
+}
+
+/// `hiercog plan --estimate RUN_CONFIG`.
+fn estimate(
+    config: &std::path::Path,
+    json: bool,
+    gpu_img_per_s: Option<f64>,
+) -> anyhow::Result<()> {
+    let pipeline = Pipeline::new(RunConfig::load(config)?)?;
+    let e = hiercog_run::estimate::estimate(&pipeline, &EstimateOptions { gpu_img_per_s })
+        .with_context(|| match gpu_img_per_s {
+            Some(g) => format!("cannot estimate {} (--gpu-img-per-s {g})", config.display()),
+            None => format!("cannot estimate {}", config.display()),
+        })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+        return Ok(());
+    }
+    for table in estimate_tables(&e) {
+        println!("{}\n", table.to_terminal());
+    }
+    println!(
+        "Core-hours are CPU time of one thread per task (several threads per task add their \
+         overhead); images and probe sizes are upper bounds (train_per_concept and \
+         test_per_concept images for every concept)."
+    );
+    for line in e
+        .cost_model
+        .iter()
+        .filter(|l| l.starts_with("Error") || l.starts_with("largest"))
+    {
+        println!("probe cost model: {line}");
+    }
     Ok(())
 }
 
