@@ -2,7 +2,8 @@
 //! of the fixture photos. Run through `benches/compare_pytorch.py`, which times PyTorch on the
 //! same tensors and prints the ratio; alone: `cargo bench -p hiercog-nn --bench throughput`.
 //! `…-pipeline` rows time the whole extraction (decode + preprocess overlapped with the
-//! forward pass, features written). Options (after `--`): `--batch N` (default 32), `--iters N` (default 5).
+//! forward pass, features written). Options (after `--`): `--batch N` (default 32), `--iters N`
+//! (default 5), `--models efficientnet-lite0,resnet50` (the default), `--forward-only`.
 //! EfficientNet-Lite0 uses the default weights (scripts/fetch-default-model.sh); ResNet-50 runs
 //! with formula weights (speed does not depend on the values).
 
@@ -105,19 +106,31 @@ fn resnet50() -> Backbone {
 fn main() {
     let batch = arg("--batch", 32);
     let iters = arg("--iters", 5);
-    let lite = hiercog_nn::cache::default_weights_path();
-    if lite.is_file() {
-        let m = Backbone::load(
-            model_spec("efficientnet-lite0").unwrap(),
-            &lite,
-            None,
-            &Device::Cpu,
-        )
-        .unwrap();
-        time("efficientnet-lite0", &m, batch, iters);
-        time_pipeline("efficientnet-lite0", &m, batch, batch * iters);
-    } else {
-        eprintln!("SKIPPED efficientnet-lite0: run scripts/fetch-default-model.sh first");
+    let args: Vec<String> = std::env::args().collect();
+    let models = args
+        .iter()
+        .position(|a| a == "--models")
+        .and_then(|i| args.get(i + 1))
+        .map_or("efficientnet-lite0,resnet50", String::as_str);
+    let forward_only = args.iter().any(|a| a == "--forward-only");
+    for name in models.split(',') {
+        match name {
+            "efficientnet-lite0" => {
+                let lite = hiercog_nn::cache::default_weights_path();
+                assert!(
+                    lite.is_file(),
+                    "{} is missing: run scripts/fetch-default-model.sh",
+                    lite.display()
+                );
+                let m =
+                    Backbone::load(model_spec(name).unwrap(), &lite, None, &Device::Cpu).unwrap();
+                time(name, &m, batch, iters);
+                if !forward_only {
+                    time_pipeline(name, &m, batch, batch * iters);
+                }
+            }
+            "resnet50" => time(name, &resnet50(), batch, iters),
+            other => panic!("unknown model {other}: efficientnet-lite0 or resnet50"),
+        }
     }
-    time("resnet50", &resnet50(), batch, iters);
 }
