@@ -32,7 +32,9 @@ pub mod models;
 pub mod preprocess;
 pub mod trainable;
 
-pub use backbone::{device_from_name, use_one_candle_elementwise_thread, Backbone, Output};
+pub use backbone::{
+    device_from_name, use_one_candle_elementwise_thread, Backbone, Output, CPU_SUB_BATCH,
+};
 pub use checkpoint::{Checkpoint, KeyReport, Weights};
 pub use error::{Error, Result};
 pub use extract::{extract, ExtractOptions, ExtractProgress, ExtractSummary};

@@ -112,6 +112,23 @@ fn efficientnet_lite_from_legacy_pth_matches_pytorch() {
     check_outputs(&model, "lite");
 }
 
+/// A batch bigger than the CPU sub-batch goes through the network in parts: same features.
+#[test]
+fn batches_split_into_cpu_sub_batches_match_pytorch() {
+    let x = r("lite.input");
+    let n = x.dim(0).unwrap();
+    let copies = hiercog_nn::CPU_SUB_BATCH / n + 2;
+    let big = Tensor::cat(&vec![x; copies], 0).unwrap();
+    let out = tiny_lite().forward(&big).unwrap();
+    let want = Tensor::cat(&vec![r("lite.features"); copies], 0).unwrap();
+    let df = max_abs_diff(&out.features, &want);
+    assert!(
+        df <= 1e-4,
+        "features of a {}-image batch differ by {df}",
+        copies * n
+    );
+}
+
 #[test]
 fn vit_from_wrapped_zip_pth_matches_pytorch() {
     let model = Backbone::load(

@@ -149,8 +149,6 @@ fn depthwise_row_impl<const FMA: bool>(
                 }
             }
         }
-        if act != Activation::Identity {
-            acc.iter_mut().for_each(|v| *v = act.apply(*v));
-        }
+        act.apply_slice(acc);
     }
 }

@@ -3,17 +3,19 @@
 //! Why not candle's `conv2d`: on CPU it runs grouped convolutions group by group (a depthwise
 //! layer becomes C tiny convolutions, ≈16× slower than PyTorch) and needs an NCHW im2col copy
 //! even for 1×1 kernels. These kernels keep activations channels-last:
-//! * [`Im2colOp`]: NHWC im2col (contiguous `C`-long copies) feeding one GEMM,
+//! * [`GemmOp`]: the GEMM of a 1×1 convolution straight on the NHWC rows (or of a k×k one on
+//!   im2col rows), in cache-sized row blocks, bias, residual and activation applied to each
+//!   block as soon as it is computed,
+//! * [`Im2colOp`]: NHWC im2col (contiguous `C`-long copies) feeding that GEMM,
 //! * [`DepthwiseOp`]: a direct depthwise convolution vectorized over channels (AVX-512 or
-//!   AVX2+FMA picked at run time), bias and activation fused,
-//! * [`BiasAct`]: bias, activation in place over a GEMM output.
+//!   AVX2+FMA picked at run time), bias and activation fused.
 
-mod bias_act;
 mod depthwise;
+mod gemm;
 mod im2col;
 
-pub(crate) use bias_act::BiasAct;
 pub(crate) use depthwise::DepthwiseOp;
+pub(crate) use gemm::GemmOp;
 pub(crate) use im2col::Im2colOp;
 
 use crate::error::Result;
@@ -45,6 +47,18 @@ impl Activation {
                     * 0.5
                     * v
             }
+        }
+    }
+
+    /// The activation over a slice in place, matched once outside the loop so that each arm
+    /// vectorizes (a `match` per element does not).
+    #[inline(always)]
+    pub(crate) fn apply_slice(self, v: &mut [f32]) {
+        match self {
+            Activation::Identity => {}
+            Activation::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
+            Activation::Relu6 => v.iter_mut().for_each(|x| *x = x.clamp(0.0, 6.0)),
+            Activation::Gelu => v.iter_mut().for_each(|x| *x = Activation::Gelu.apply(*x)),
         }
     }
 

@@ -3,12 +3,13 @@
 use super::{Activation, BatchNorm, Padding};
 use crate::checkpoint::Weights;
 use crate::error::Result;
-use crate::kernels::{BiasAct, DepthwiseOp, Im2colOp};
+use crate::kernels::{DepthwiseOp, GemmOp, Im2colOp};
 use candle_core::{Device, Tensor};
 
 enum Kernel {
-    /// `(kh·kw·C_in, C_out)` matrix for im2col/1×1 GEMMs.
-    Dense(Tensor),
+    /// `(kh·kw·C_in, C_out)` row-major matrix for im2col/1×1 GEMMs, kept on the host for the
+    /// CPU kernel.
+    Dense(Vec<f32>),
     /// `(kh·kw, C)` taps of a depthwise convolution, kept on the host for the CPU kernel.
     Depthwise(Vec<f32>),
 }
@@ -81,9 +82,8 @@ impl Conv {
             // (O, I, kh, kw) -> (kh, kw, I, O) -> (kh·kw·I, O)
             let m = Tensor::from_vec(w, (o, i, kh, kw), &Device::Cpu)?
                 .permute((2, 3, 1, 0))?
-                .reshape((kh * kw * i, o))?
-                .contiguous()?
-                .to_device(device)?;
+                .flatten_all()?
+                .to_vec1::<f32>()?;
             Kernel::Dense(m)
         } else {
             debug_assert!(
@@ -161,15 +161,40 @@ impl Conv {
                     pad: self.pad,
                     act: self.act,
                 };
-                let y = x.apply_op1_no_bwd(&op)?;
                 match residual {
-                    Some(r) => Ok(y.add(r)?),
-                    None => Ok(y),
+                    // No model here adds a residual after a depthwise convolution: unfused.
+                    Some(r) => {
+                        let op = DepthwiseOp {
+                            act: Activation::Identity,
+                            ..op
+                        };
+                        self.act.apply_tensor(&x.apply_op1_no_bwd(&op)?.add(r)?)
+                    }
+                    None => Ok(x.apply_op1_no_bwd(&op)?),
                 }
             }
             Kernel::Dense(m) => {
+                let op = GemmOp {
+                    weight: m,
+                    bias: &self.bias_host,
+                    act: self.act,
+                };
+                let cout = self.out_channels();
+                // `rows` (rows, K) through the GEMM, with the matching rows of the residual.
+                let gemm = |rows: &Tensor, first_image: usize, images: usize| -> Result<Tensor> {
+                    Ok(match residual {
+                        Some(r) => {
+                            let r = r
+                                .narrow(0, first_image, images)?
+                                .contiguous()?
+                                .reshape((images * oh * ow, cout))?;
+                            rows.apply_op2_no_bwd(&r, &op)?
+                        }
+                        None => rows.apply_op1_no_bwd(&op)?,
+                    })
+                };
                 let y = if self.k == 1 && self.stride == 1 && self.pad.is_zero() {
-                    x.reshape((b * h * w, c))?.matmul(m)?
+                    gemm(&x.reshape((b * h * w, c))?, 0, b)?
                 } else {
                     let per_image = oh * ow * self.k * self.k * c;
                     let chunk = (IM2COL_CHUNK / per_image.max(1)).clamp(1, b);
@@ -181,7 +206,7 @@ impl Conv {
                             stride: self.stride,
                             pad: self.pad,
                         })?;
-                        parts.push(cols.matmul(m)?);
+                        parts.push(gemm(&cols, start, n)?);
                     }
                     if parts.len() == 1 {
                         parts.pop().expect("one part")
@@ -189,15 +214,7 @@ impl Conv {
                         Tensor::cat(&parts, 0)?
                     }
                 };
-                let y = match residual {
-                    Some(r) => y.add(&r.reshape(y.shape())?)?,
-                    None => y,
-                };
-                y.inplace_op1(&BiasAct {
-                    bias: &self.bias_host,
-                    act: self.act,
-                })?;
-                Ok(y.reshape((b, oh, ow, self.out_channels()))?)
+                Ok(y.reshape((b, oh, ow, cout))?)
             }
         }
     }
@@ -238,23 +255,34 @@ mod tests {
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
     }
 
-    /// The fast NHWC kernels agree with candle's reference NCHW convolution.
+    /// The fast NHWC kernels agree with candle's reference NCHW convolution, alone and with a
+    /// residual and ReLU6 fused.
     fn check(cin: usize, cout: usize, k: usize, stride: usize, pad: Padding, groups: usize) {
         let x = rand(&[2, 9, 11, cin], 1);
         let w = rand(&[cout, cin / groups, k, k], 2);
-        let conv = Conv::new(
-            &w,
-            Some(vec![0.25; cout]),
-            None,
-            stride,
-            pad,
-            groups,
-            Activation::Identity,
-            &Device::Cpu,
-        )
-        .unwrap();
-        let got = conv.forward(&x, None).unwrap();
-        let want = conv.forward_fallback(&x, None).unwrap();
+        for act in [Activation::Identity, Activation::Relu6] {
+            let conv = Conv::new(
+                &w,
+                Some(vec![0.25; cout]),
+                None,
+                stride,
+                pad,
+                groups,
+                act,
+                &Device::Cpu,
+            )
+            .unwrap();
+            let got = conv.forward(&x, None).unwrap();
+            let want = conv.forward_fallback(&x, None).unwrap();
+            assert_close(&got, &want);
+            let residual = rand(got.dims(), 3);
+            let got = conv.forward(&x, Some(&residual)).unwrap();
+            let want = conv.forward_fallback(&x, Some(&residual)).unwrap();
+            assert_close(&got, &want);
+        }
+    }
+
+    fn assert_close(got: &Tensor, want: &Tensor) {
         assert_eq!(got.dims(), want.dims());
         let d = (got - want)
             .unwrap()

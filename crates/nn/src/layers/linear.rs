@@ -3,13 +3,15 @@
 use super::Activation;
 use crate::checkpoint::Weights;
 use crate::error::Result;
-use crate::kernels::BiasAct;
+use crate::kernels::GemmOp;
 use candle_core::{Device, Tensor};
 
 /// A fully connected layer `act(x Wᵀ + b)` over the last dimension.
 pub struct Linear {
-    /// `(in, out)`, contiguous.
+    /// `(in, out)`, contiguous, on the model's device (non-CPU path).
     weight_t: Tensor,
+    /// The same, row-major on the host, for the CPU kernel.
+    weight_t_host: Vec<f32>,
     bias: Tensor,
     bias_host: Vec<f32>,
     act: Activation,
@@ -18,8 +20,10 @@ pub struct Linear {
 impl Linear {
     /// From PyTorch's `(out, in)` weight and `(out)` bias (host tensors).
     pub fn new(weight: &Tensor, bias: Vec<f32>, act: Activation, device: &Device) -> Result<Self> {
+        let weight_t = weight.t()?.contiguous()?;
         Ok(Linear {
-            weight_t: weight.t()?.contiguous()?.to_device(device)?,
+            weight_t_host: weight_t.flatten_all()?.to_vec1::<f32>()?,
+            weight_t: weight_t.to_device(device)?,
             bias: Tensor::from_vec(bias.clone(), bias.len(), device)?,
             bias_host: bias,
             act,
@@ -55,18 +59,19 @@ impl Linear {
         let dims = x.dims().to_vec();
         let (inp, out) = self.weight_t.dims2()?;
         let rows = x.elem_count() / inp;
-        let y = x.reshape((rows, inp))?.matmul(&self.weight_t)?;
+        let x = x.reshape((rows, inp))?;
         let mut out_dims = dims;
         *out_dims.last_mut().expect("rank ≥ 1") = out;
-        if y.device().is_cpu() {
-            y.inplace_op1(&BiasAct {
+        let y = if x.device().is_cpu() {
+            x.contiguous()?.apply_op1_no_bwd(&GemmOp {
+                weight: &self.weight_t_host,
                 bias: &self.bias_host,
                 act: self.act,
-            })?;
-            Ok(y.reshape(out_dims)?)
+            })?
         } else {
-            let y = self.act.apply_tensor(&y.broadcast_add(&self.bias)?)?;
-            Ok(y.reshape(out_dims)?)
-        }
+            let y = x.matmul(&self.weight_t)?;
+            self.act.apply_tensor(&y.broadcast_add(&self.bias)?)?
+        };
+        Ok(y.reshape(out_dims)?)
     }
 }
