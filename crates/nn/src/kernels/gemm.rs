@@ -41,24 +41,29 @@ impl GemmOp<'_> {
         }
         let block = (BLOCK_FLOATS / (k + n)).clamp(16, 4096);
         let w = MatRef::from_row_major_slice(self.weight, k, n);
-        let mut out = vec![0f32; rows * n];
-        out.par_chunks_mut(block * n)
+        let len = rows * n;
+        // Not zeroed: the GEMM overwrites every value (`Accum::Replace`) before the epilogue
+        // reads it, and a memset of each output cost ≈10% of EfficientNet-Lite0's forward pass.
+        let mut out = Vec::<f32>::with_capacity(len);
+        out.spare_capacity_mut()[..len]
+            .par_chunks_mut(block * n)
             .enumerate()
             .for_each(|(i, dst)| {
                 let r = dst.len() / n;
                 let first = i * block;
                 let a = MatRef::from_row_major_slice(&x[first * k..][..r * k], r, k);
-                matmul(
-                    MatMut::from_row_major_slice_mut(dst, r, n),
-                    Accum::Replace,
-                    a,
-                    w,
-                    1.0,
-                    Par::Seq,
-                );
+                let ptr = dst.as_mut_ptr().cast::<f32>();
+                // SAFETY: `ptr` addresses the `r × n` row-major block `dst`, which nothing
+                // else borrows; with `Accum::Replace` faer writes it without reading it.
+                let block = unsafe { MatMut::from_raw_parts_mut(ptr, r, n, n as isize, 1) };
+                matmul(block, Accum::Replace, a, w, 1.0, Par::Seq);
+                // SAFETY: the GEMM initialized all `r · n` values of `dst`.
+                let dst = unsafe { std::slice::from_raw_parts_mut(ptr, r * n) };
                 let res = residual.map(|res| &res[first * n..][..r * n]);
                 epilogue(dst, self.bias, res, self.act);
             });
+        // SAFETY: every block was written above.
+        unsafe { out.set_len(len) };
         Ok(CpuStorage::F32(out))
     }
 
