@@ -73,7 +73,33 @@ impl GemmOp<'_> {
 }
 
 /// `act(row + bias [+ residual row])` over each row of a block, in place.
+///
+/// Runs as VEX-encoded AVX2 code where the CPU has it: faer's AVX-512 kernels return with the
+/// upper vector registers dirty, and SSE-encoded code right after pays a transition penalty on
+/// every vector instruction (measured in `hiercog-probe`); the compiler clears them when the
+/// AVX2 function returns.
 fn epilogue(block: &mut [f32], bias: &[f32], residual: Option<&[f32]>, act: Activation) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports the feature enabled on the callee.
+        return unsafe { epilogue_avx2(block, bias, residual, act) };
+    }
+    epilogue_impl(block, bias, residual, act)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn epilogue_avx2(
+    block: &mut [f32],
+    bias: &[f32],
+    residual: Option<&[f32]>,
+    act: Activation,
+) {
+    epilogue_impl(block, bias, residual, act)
+}
+
+#[inline(always)]
+fn epilogue_impl(block: &mut [f32], bias: &[f32], residual: Option<&[f32]>, act: Activation) {
     let n = bias.len();
     match residual {
         Some(res) => {

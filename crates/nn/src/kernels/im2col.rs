@@ -37,13 +37,15 @@ impl candle_core::CustomOp1 for Im2colOp {
                 if iy < 0 || iy >= h as isize {
                     continue; // stays zero
                 }
-                for kx in 0..k {
-                    let ix = (ox * s + kx) as isize - p.left as isize;
-                    if ix < 0 || ix >= w as isize {
-                        continue;
-                    }
-                    let src = ((bi * h + iy as usize) * w + ix as usize) * c;
-                    dst[(ky * k + kx) * c..][..c].copy_from_slice(&x[src..src + c]);
+                // The taps of one kernel row that fall inside the image are adjacent pixels: one
+                // copy (a stem's 3-channel pixels would be one `memcpy` call each otherwise).
+                let ix0 = (ox * s) as isize - p.left as isize;
+                let kx0 = (-ix0).clamp(0, k as isize) as usize;
+                let kx1 = (w as isize - ix0).clamp(kx0 as isize, k as isize) as usize;
+                if kx0 < kx1 {
+                    let src = ((bi * h + iy as usize) * w + (ix0 + kx0 as isize) as usize) * c;
+                    let len = (kx1 - kx0) * c;
+                    dst[(ky * k + kx0) * c..][..len].copy_from_slice(&x[src..][..len]);
                 }
             }
         });
