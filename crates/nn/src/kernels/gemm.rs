@@ -2,14 +2,15 @@
 
 use super::{cpu_slice, Activation};
 use candle_core::{CpuStorage, Layout, Shape};
-use faer::linalg::matmul::matmul;
-use faer::{Accum, MatMut, MatRef, Par};
+use faer::{MatMut, MatRef};
+use hiercog_linalg::gemm_sequential;
 use rayon::prelude::*;
 
 /// `act(x · W + bias [+ residual])` for `x` of shape `(rows, K)` and `W` of `(K, N)`.
 ///
 /// The rows are cut into blocks of a size fixed by `K` and `N` alone; blocks run in parallel,
-/// each as one sequential faer GEMM (AVX-512 or AVX2 microkernels, picked at run time) followed
+/// each as one sequential faer GEMM (`hiercog_linalg`; AVX-512 or AVX2 microkernels, picked at
+/// run time) followed
 /// at once by its epilogue while the block is still in cache. One pass over the output instead
 /// of three, and the same numbers whatever the thread count. As a `CustomOp1` there is no
 /// residual; as a `CustomOp2` the second tensor, `(rows, N)`, is the residual.
@@ -42,7 +43,7 @@ impl GemmOp<'_> {
         let block = (BLOCK_FLOATS / (k + n)).clamp(16, 4096);
         let w = MatRef::from_row_major_slice(self.weight, k, n);
         let len = rows * n;
-        // Not zeroed: the GEMM overwrites every value (`Accum::Replace`) before the epilogue
+        // Not zeroed: the GEMM overwrites every value (not accumulating) before the epilogue
         // reads it, and a memset of each output cost ≈10% of EfficientNet-Lite0's forward pass.
         let mut out = Vec::<f32>::with_capacity(len);
         out.spare_capacity_mut()[..len]
@@ -54,9 +55,9 @@ impl GemmOp<'_> {
                 let a = MatRef::from_row_major_slice(&x[first * k..][..r * k], r, k);
                 let ptr = dst.as_mut_ptr().cast::<f32>();
                 // SAFETY: `ptr` addresses the `r × n` row-major block `dst`, which nothing
-                // else borrows; with `Accum::Replace` faer writes it without reading it.
+                // else borrows; not accumulating, faer writes it without reading it.
                 let block = unsafe { MatMut::from_raw_parts_mut(ptr, r, n, n as isize, 1) };
-                matmul(block, Accum::Replace, a, w, 1.0, Par::Seq);
+                gemm_sequential(block, a, w, 1.0, false);
                 // SAFETY: the GEMM initialized all `r · n` values of `dst`.
                 let dst = unsafe { std::slice::from_raw_parts_mut(ptr, r * n) };
                 let res = residual.map(|res| &res[first * n..][..r * n]);
@@ -74,10 +75,8 @@ impl GemmOp<'_> {
 
 /// `act(row + bias [+ residual row])` over each row of a block, in place.
 ///
-/// Runs as VEX-encoded AVX2 code where the CPU has it: faer's AVX-512 kernels return with the
-/// upper vector registers dirty, and SSE-encoded code right after pays a transition penalty on
-/// every vector instruction (measured in `hiercog-probe`); the compiler clears them when the
-/// AVX2 function returns.
+/// Runs as AVX2 code where the CPU has it (256-bit vectors, VEX-encoded: no SSE/AVX transition
+/// penalty whatever state the GEMM left the vector registers in).
 fn epilogue(block: &mut [f32], bias: &[f32], residual: Option<&[f32]>, act: Activation) {
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") {
