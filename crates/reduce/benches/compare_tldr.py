@@ -99,6 +99,43 @@ def main():
         fit = "–" if s is None else f"{s:.1f} s"
         print(f"| {name} | {d} | {fit} | {100 * m['mAP']:.2f} | {100 * m['H-AP']:.2f} | {100 * m['recall']['R@1']:.2f} |")
     print(f"fit time ratio (reference / hiercog): {ref_s / ours_s:.2f}x")
+    work(a, torch, ours_s, ref_s)
+
+
+def step_gflop(batch, dim, out_dim, width, gram):
+    """GEMM work of one training step (linear encoder, mlp-2-WIDTH projector, two views): forward
+    2*B*(D*d + d*w + 2*w*w) per view, backward twice that less the encoder's input gradient, and the
+    loss: c = z1'z2 and its two gradients (3 * 2*B*w^2), or with B < w the Gram matrices
+    z_k z_k' and K_k z (4 * 2*B^2*w)."""
+    fwd = 2 * batch * (dim * out_dim + out_dim * width + 2 * width * width)
+    bwd = 2 * fwd - 2 * batch * dim * out_dim
+    loss = 4 * 2 * batch * batch * width if gram else 3 * 2 * batch * width * width
+    return (2 * (fwd + bwd) + loss) / 1e9
+
+
+def work(a, torch, ours_s, ref_s):
+    """The GEMM work of each fit against the machine's measured f32 GEMM peak (PyTorch's matmul on
+    a step's largest shape, same threads): how close each tool gets, and the fastest a fit of this
+    work could be."""
+    x, w = torch.randn(1024, 2048), torch.randn(2048, 2048)
+    best = min(timed(lambda: x @ w) for _ in range(5))
+    peak = 2 * 1024 * 2048 * 2048 / best / 1e9
+    batch = min(1024, a.rows)
+    steps = a.epochs * (a.rows // batch)
+    knn = 2 * a.rows * a.rows * a.dim / 1e9
+    ours = steps * step_gflop(batch, a.dim, a.out_dim, 2048, batch < 2048) + knn
+    ref = steps * step_gflop(batch, a.dim, a.out_dim, 2048, False) + knn
+    print(f"GEMM work: hiercog {ours:.0f} GFLOP, reference {ref:.0f} GFLOP ({steps} steps + the k-NN graph "
+          f"{knn:.0f}); measured f32 GEMM peak (torch matmul 1024x2048x2048): {peak:.0f} GFLOP/s")
+    print(f"achieved: hiercog {ours / ours_s:.0f} GFLOP/s ({100 * ours / ours_s / peak:.0f} % of peak), "
+          f"reference {ref / ref_s:.0f} GFLOP/s ({100 * ref / ref_s / peak:.0f} %); at the peak hiercog's fit "
+          f"would take {ours / peak:.1f} s: a ratio of at most {ref_s * peak / ours:.2f}x over this reference run")
+
+
+def timed(f):
+    t = time.perf_counter()
+    f()
+    return time.perf_counter() - t
 
 
 if __name__ == "__main__":
