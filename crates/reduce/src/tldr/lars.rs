@@ -21,19 +21,22 @@ fn norm(v: &[f32]) -> f64 {
 }
 
 impl Lars {
-    /// An optimizer for `count` parameters.
-    pub(crate) fn new(count: usize, momentum: f64, eta: f64, weight_decay: f64) -> Lars {
+    /// An optimizer without momentum yet.
+    pub(crate) fn new(momentum: f64, eta: f64, weight_decay: f64) -> Lars {
         Lars {
             momentum,
             eta,
             weight_decay,
-            buffers: vec![None; count],
+            buffers: Vec::new(),
         }
     }
 
     /// One update of `params` (the same parameters, in the same order, at every call) from their
     /// gradients at learning rate `lr`; the gradients are consumed (used as scratch).
     pub(crate) fn step(&mut self, params: Vec<&mut Param>, lr: f64) {
+        if self.buffers.len() < params.len() {
+            self.buffers.resize(params.len(), None);
+        }
         for (p, buffer) in params.into_iter().zip(&mut self.buffers) {
             let dp = &mut p.grad;
             if p.shape.len() != 1 {

@@ -11,6 +11,14 @@ use faer::MatRef;
 
 use super::net::{column_sums, for_each_row, gemm};
 
+/// The products the loss and its gradient are computed from.
+enum Products {
+    /// The B × B Gram matrices z₁z₁ᵀ and z₂z₂ᵀ (when B < p).
+    Gram(Vec<f32>, Vec<f32>),
+    /// The p × p cross-correlation c = z₁ᵀz₂/B.
+    Cross(Vec<f32>),
+}
+
 /// The loss of the batch-normalised outputs `z1`, `z2` (row-major B × `p`) and, when `grads` is
 /// given, its gradients with respect to them (written there).
 pub(crate) fn barlow_twins(
@@ -29,20 +37,19 @@ pub(crate) fn barlow_twins(
         .collect();
     let m1 = MatRef::from_row_major_slice(z1, b, p);
     let m2 = MatRef::from_row_major_slice(z2, b, p);
-    let gram = b < p;
-    // Σ_ij cᵢⱼ², and what the gradient needs: the Gram matrices, or G itself.
-    let (sum_sq, mats) = if gram {
+    // Σ_ij cᵢⱼ², and what the gradient needs: the Gram matrices, or c itself.
+    let (sum_sq, products) = if b < p {
         let mut k1 = vec![0.0f32; b * b];
         let mut k2 = vec![0.0f32; b * b];
         gemm(&mut k1, m1, m1.transpose(), 1.0, false);
         gemm(&mut k2, m2, m2.transpose(), 1.0, false);
         let dot: f64 = k1.iter().zip(&k2).map(|(&x, &y)| x as f64 * y as f64).sum();
-        (dot * inv_b * inv_b, (k1, k2))
+        (dot * inv_b * inv_b, Products::Gram(k1, k2))
     } else {
         let mut c = vec![0.0f32; p * p];
         gemm(&mut c, m1.transpose(), m2, inv_b as f32, false);
         let sum_sq: f64 = c.iter().map(|&x| x as f64 * x as f64).sum();
-        (sum_sq, (c, Vec::new()))
+        (sum_sq, Products::Cross(c))
     };
     let on_diag: f64 = diag.iter().map(|d| (d - 1.0) * (d - 1.0)).sum();
     let diag_sq: f64 = diag.iter().map(|d| d * d).sum();
@@ -51,25 +58,26 @@ pub(crate) fn barlow_twins(
         return loss;
     };
     let two_s = 2.0 * scale;
-    let delta: Vec<f64> = diag.iter().map(|&d| (1.0 - lambda) * d - 1.0).collect();
-    if gram {
-        let (k1, k2) = &mats;
-        // dz₁ = 2s/B·(λ/B·K₂z₁ + z₂·diag δ); dz₂ = 2s/B·(λ/B·K₁z₂ + z₁·diag δ)
-        let alpha = (two_s * lambda * inv_b * inv_b) as f32;
-        gemm(d1, MatRef::from_row_major_slice(k2, b, b), m1, alpha, false);
-        gemm(d2, MatRef::from_row_major_slice(k1, b, b), m2, alpha, false);
-    } else {
-        // G = 2s·(λc + diag δ); dz₁ = z₂Gᵀ/B; dz₂ = z₁G/B
-        let (c, _) = &mats;
-        let g: Vec<f32> = c
-            .iter()
-            .map(|&x| (two_s * lambda * x as f64) as f32)
-            .collect();
-        let gm = MatRef::from_row_major_slice(&g, p, p);
-        gemm(d1, m2, gm.transpose(), inv_b as f32, false);
-        gemm(d2, m1, gm, inv_b as f32, false);
+    match &products {
+        Products::Gram(k1, k2) => {
+            // dz₁ = 2s/B·(λ/B·K₂z₁ + z₂·diag δ); dz₂ = 2s/B·(λ/B·K₁z₂ + z₁·diag δ)
+            let alpha = (two_s * lambda * inv_b * inv_b) as f32;
+            gemm(d1, MatRef::from_row_major_slice(k2, b, b), m1, alpha, false);
+            gemm(d2, MatRef::from_row_major_slice(k1, b, b), m2, alpha, false);
+        }
+        Products::Cross(c) => {
+            // G = 2s·(λc + diag δ); dz₁ = z₂Gᵀ/B = 2sλ/B·z₂cᵀ + …; dz₂ = z₁G/B = 2sλ/B·z₁c + …
+            let alpha = (two_s * lambda * inv_b) as f32;
+            let cm = MatRef::from_row_major_slice(c, p, p);
+            gemm(d1, m2, cm.transpose(), alpha, false);
+            gemm(d2, m1, cm, alpha, false);
+        }
     }
-    let diag_coef: Vec<f32> = delta.iter().map(|d| (two_s * d * inv_b) as f32).collect();
+    // + z·diag(2s·δ/B) with δᵢ = (1 − λ)cᵢᵢ − 1
+    let diag_coef: Vec<f32> = diag
+        .iter()
+        .map(|&d| (two_s * ((1.0 - lambda) * d - 1.0) * inv_b) as f32)
+        .collect();
     for (d, other) in [(d1, z2), (d2, z1)] {
         for_each_row(d, p, |r, row| {
             let o = &other[r * p..(r + 1) * p];

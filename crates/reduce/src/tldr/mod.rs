@@ -204,7 +204,7 @@ impl TldrParams {
         let fingerprint = weights::data_fingerprint(x);
         let mut first_epoch = 0;
         if let Some(path) = checkpoint.filter(|p| p.exists()) {
-            first_epoch = trainer.resume(path, self, &fingerprint)?;
+            first_epoch = trainer.resume(path, &fingerprint)?;
         }
         let dim = x.dim();
         let (mut y1, mut y2) = (vec![0.0f32; batch * dim], vec![0.0f32; batch * dim]);
@@ -244,7 +244,7 @@ impl TldrParams {
                 loss_sum += loss as f64;
             }
             if let Some(path) = checkpoint {
-                trainer.save_checkpoint(path, self, &fingerprint, epoch + 1)?;
+                trainer.save_checkpoint(path, &fingerprint, epoch + 1)?;
             }
             progress(FitProgress::Epoch {
                 epoch: epoch + 1,
@@ -362,15 +362,23 @@ impl Trainer {
             )),
             None => None,
         };
-        let count =
-            encoder.parameters().len() + projector.as_ref().map_or(0, |p| p.parameters().len());
         Ok(Trainer {
             encoder,
             projector,
-            lars: Lars::new(count, params.momentum, params.eta, params.weight_decay),
+            lars: Lars::new(params.momentum, params.eta, params.weight_decay),
             params: params.clone(),
             tapes: Default::default(),
         })
+    }
+
+    /// The trainable parameters of encoder and projector in PyTorch's order, with their names
+    /// (the order of the LARS momentum buffers).
+    fn named_parameters(&self) -> Vec<(String, &net::Param)> {
+        let mut p = self.encoder.parameters();
+        if let Some(proj) = &self.projector {
+            p.extend(proj.parameters());
+        }
+        p
     }
 
     /// Parameters and running statistics by PyTorch name.
@@ -446,20 +454,12 @@ impl Trainer {
     /// pass in training mode).
     pub fn gradients(&mut self, x1: Rows<'_>, x2: Rows<'_>) -> (f32, BTreeMap<String, Array>) {
         let loss = self.loss_and_gradients(x1, x2);
-        let mut named: Vec<(String, Array)> = self
-            .encoder
-            .parameters()
+        let named = self
+            .named_parameters()
             .into_iter()
             .map(|(n, p)| (n, p.to_array(true)))
             .collect();
-        if let Some(proj) = &self.projector {
-            named.extend(
-                proj.parameters()
-                    .into_iter()
-                    .map(|(n, p)| (n, p.to_array(true))),
-            );
-        }
-        (loss, named.into_iter().collect())
+        (loss, named)
     }
 
     /// One LARS step on the pairs at learning rate `lr`; returns the loss before the step.
@@ -474,16 +474,9 @@ impl Trainer {
     }
 
     /// Saves network, momentum buffers and the epochs done.
-    fn save_checkpoint(
-        &self,
-        path: &Path,
-        params: &TldrParams,
-        fingerprint: &str,
-        epochs_done: usize,
-    ) -> Result<()> {
+    fn save_checkpoint(&self, path: &Path, fingerprint: &str, epochs_done: usize) -> Result<()> {
         let mut arrays = self.state();
-        let trained = self.encoder.parameters().into_iter();
-        let trained = trained.chain(self.projector.iter().flat_map(|p| p.parameters()));
+        let trained = self.named_parameters();
         for (i, (b, (_, p))) in self.lars.buffers().iter().zip(trained).enumerate() {
             if let Some(b) = b {
                 let shape = p.shape.clone();
@@ -497,7 +490,7 @@ impl Trainer {
             }
         }
         let meta = serde_json::json!({
-            "params": params,
+            "params": self.params,
             "data": fingerprint,
             "epochs_done": epochs_done,
         });
@@ -505,9 +498,10 @@ impl Trainer {
     }
 
     /// Loads a checkpoint written by the same fit; returns the epochs already done.
-    fn resume(&mut self, path: &Path, params: &TldrParams, fingerprint: &str) -> Result<usize> {
+    fn resume(&mut self, path: &Path, fingerprint: &str) -> Result<usize> {
         let (arrays, meta) = weights::load(path)?;
-        let same = meta.get("params") == Some(&serde_json::to_value(params).expect("serialisable"))
+        let params = serde_json::to_value(&self.params).expect("serialisable");
+        let same = meta.get("params") == Some(&params)
             && meta.get("data").and_then(|v| v.as_str()) == Some(fingerprint);
         if !same {
             return Err(Error::Format {
@@ -516,7 +510,7 @@ impl Trainer {
             });
         }
         self.load_state(&arrays)?;
-        let count = self.lars.buffers().len();
+        let count = self.named_parameters().len();
         self.lars.set_buffers(
             (0..count)
                 .map(|i| {

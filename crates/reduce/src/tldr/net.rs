@@ -10,6 +10,7 @@
 //! are fused row-parallel loops over buffers kept from step to step, and every sum over the batch is
 //! taken column by column in f64: a step gives the same bits whatever the thread count.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use faer::MatRef;
@@ -269,15 +270,16 @@ impl Sequential {
 
     /// Evaluation-mode forward pass (running statistics) of the row-major `x`, `dim` wide.
     pub(crate) fn forward_eval(&self, x: &[f32], dim: usize) -> Vec<f32> {
-        let mut h = x.to_vec();
+        // Borrowed until the first layer writes (always a linear map, which never copies `x`).
+        let mut h = Cow::Borrowed(x);
         let mut width = dim;
         for (i, layer) in self.layers.iter().enumerate() {
-            let out = self.width_after(i, width);
+            let next_width = self.width_after(i, width);
             match layer {
                 Layer::Linear { weight, bias } => {
                     let mut out = Vec::new();
                     linear(&h, width, weight, bias.as_ref(), &mut out);
-                    h = out;
+                    h = Cow::Owned(out);
                 }
                 Layer::BatchNorm {
                     weight,
@@ -295,17 +297,17 @@ impl Sequential {
                             )
                         })
                         .collect();
-                    for_each_row(&mut h, width, |_, row| {
+                    for_each_row(h.to_mut(), width, |_, row| {
                         for (v, &(s, t)) in row.iter_mut().zip(&coef) {
                             *v = *v * s + t;
                         }
                     });
                 }
-                Layer::Relu => relu(&mut h, width),
+                Layer::Relu => relu(h.to_mut(), width),
             }
-            width = out;
+            width = next_width;
         }
-        h
+        h.into_owned()
     }
 
     /// Training-mode forward pass of the row-major `x` (`dim` wide): batch statistics, running
