@@ -2,6 +2,11 @@
 //! (a batch of 1,024 rows through 2,048 × 2,048 layers) and the probe's peak shape: the machine's
 //! limit, and how close the blocked product gets.
 //!
+//! The second table is the probe's own pieces (one core, sequential faer): the logits `X·W` in
+//! blocks of 256 and 1,024 rows, and one slab × tile of the gradient computed as `Xᵀ·P` into a
+//! row-major `tile × C` block or as `Pᵀ·X` into a row-major `C × tile` block (what
+//! `crates/probe/src/objective.rs` chose from these numbers).
+//!
 //! `cargo bench -p hiercog-linalg --bench gemm [-- REPEATS]`
 
 use std::time::Instant;
@@ -56,5 +61,45 @@ fn main() {
         };
         let (b256, b512) = (blocked(256), blocked(512));
         println!("| {m} × {k} × {n} | {seq:.0} | {par:.0} | {b256:.0} | {b512:.0} |");
+    }
+    probe_pieces(repeats);
+}
+
+/// The probe's GEMM pieces at D = 2,048 features for 100 to 1,000 classes, one core.
+fn probe_pieces(repeats: usize) {
+    let (d, slab, tile) = (2048, 3125, 256);
+    println!();
+    println!("| C | X·W 256 rows | X·W 1,024 rows | Xᵀ·P into tile × C | Pᵀ·X into C × tile |");
+    println!("|--:|--:|--:|--:|--:|");
+    for c in [100, 300, 768, 1000, 2000] {
+        let x: Vec<f32> = (0..slab * d).map(|i| (i % 7) as f32 - 3.0).collect();
+        let w: Vec<f32> = (0..d * c).map(|i| (i % 5) as f32 - 2.0).collect();
+        let mut z = vec![0.0f32; 1024 * c];
+        let mut logits = |rows: usize| {
+            let xm = MatRef::from_row_major_slice(&x[..rows * d], rows, d);
+            best_gflops(2.0 * (rows * d * c) as f64, repeats, || {
+                let zm = MatMut::from_row_major_slice_mut(&mut z[..rows * c], rows, c);
+                let wm = MatRef::from_row_major_slice(&w, d, c);
+                matmul(zm, Accum::Replace, xm, wm, 1.0, Par::Seq)
+            })
+        };
+        let (l256, l1024) = (logits(256), logits(1024));
+        // P: the slab's residuals (slab × C); the tile: the slab's first `tile` feature columns.
+        let p: Vec<f32> = (0..slab * c).map(|i| (i % 3) as f32 - 1.0).collect();
+        let (xt, pm) = (
+            MatRef::from_row_major_slice(&x, slab, d).subcols(0, tile),
+            MatRef::from_row_major_slice(&p, slab, c),
+        );
+        let mut g = vec![0.0f32; tile * c];
+        let flop = 2.0 * (slab * tile * c) as f64;
+        let xtp = best_gflops(flop, repeats, || {
+            let gm = MatMut::from_row_major_slice_mut(&mut g, tile, c);
+            matmul(gm, Accum::Replace, xt.transpose(), pm, 1.0, Par::Seq)
+        });
+        let ptx = best_gflops(flop, repeats, || {
+            let gm = MatMut::from_row_major_slice_mut(&mut g, c, tile);
+            matmul(gm, Accum::Replace, pm.transpose(), xt, 1.0, Par::Seq)
+        });
+        println!("| {c} | {l256:.0} | {l1024:.0} | {xtp:.0} | {ptx:.0} |");
     }
 }
