@@ -2,8 +2,9 @@
 //! (a batch of 1,024 rows through 2,048 × 2,048 layers) and the probe's peak shape: the machine's
 //! limit, and how close the blocked product gets.
 //!
-//! The second table is the probe's own pieces (one core, sequential faer): the logits `X·W` in
-//! blocks of 256 and 1,024 rows, and one slab × tile of the gradient computed as `Xᵀ·P` into a
+//! The second table is the probe's own pieces (one core, sequential faer): the logits `X·W` for
+//! blocks of 256 and 1,024 rows, and for 256 rows cut into tiles of at most 512 columns, and one
+//! slab × tile of the gradient computed as `Xᵀ·P` into a
 //! row-major `tile × C` block or as `Pᵀ·X` into a row-major `C × tile` block (what
 //! `crates/probe/src/objective.rs` chose from these numbers).
 //!
@@ -69,8 +70,8 @@ fn main() {
 fn probe_pieces(repeats: usize) {
     let (d, slab, tile) = (2048, 3125, 256);
     println!();
-    println!("| C | X·W 256 rows | X·W 1,024 rows | Xᵀ·P into tile × C | Pᵀ·X into C × tile |");
-    println!("|--:|--:|--:|--:|--:|");
+    println!("| C | X·W 256 rows | X·W 1,024 rows | X·W 256 rows, ≤ 512-column tiles | Xᵀ·P into tile × C | Pᵀ·X into C × tile |");
+    println!("|--:|--:|--:|--:|--:|--:|");
     for c in [100, 300, 768, 1000, 2000] {
         let x: Vec<f32> = (0..slab * d).map(|i| (i % 7) as f32 - 3.0).collect();
         let w: Vec<f32> = (0..d * c).map(|i| (i % 5) as f32 - 2.0).collect();
@@ -84,6 +85,24 @@ fn probe_pieces(repeats: usize) {
             })
         };
         let (l256, l1024) = (logits(256), logits(1024));
+        let tiles = c.div_ceil(512);
+        let xm = MatRef::from_row_major_slice(&x[..256 * d], 256, d);
+        let tiled = best_gflops(2.0 * (256 * d * c) as f64, repeats, || {
+            let wm = MatRef::from_row_major_slice(&w, d, c);
+            let mut zm = MatMut::from_row_major_slice_mut(&mut z[..256 * c], 256, c);
+            for t in 0..tiles {
+                let (c0, c1) = (t * c / tiles, (t + 1) * c / tiles);
+                let zt = zm.as_mut().subcols_mut(c0, c1 - c0);
+                matmul(
+                    zt,
+                    Accum::Replace,
+                    xm,
+                    wm.subcols(c0, c1 - c0),
+                    1.0,
+                    Par::Seq,
+                );
+            }
+        });
         // P: the slab's residuals (slab × C); the tile: the slab's first `tile` feature columns.
         let p: Vec<f32> = (0..slab * c).map(|i| (i % 3) as f32 - 1.0).collect();
         let (xt, pm) = (
@@ -100,6 +119,6 @@ fn probe_pieces(repeats: usize) {
             let gm = MatMut::from_row_major_slice_mut(&mut g, c, tile);
             matmul(gm, Accum::Replace, pm.transpose(), xt, 1.0, Par::Seq)
         });
-        println!("| {c} | {l256:.0} | {l1024:.0} | {xtp:.0} | {ptx:.0} |");
+        println!("| {c} | {l256:.0} | {l1024:.0} | {tiled:.0} | {xtp:.0} | {ptx:.0} |");
     }
 }

@@ -21,22 +21,14 @@ use rayon::prelude::*;
 
 use crate::data::Samples;
 
-/// Rows per rayon task in the softmax passes: large enough to amortise scheduling, small enough to
-/// balance the threads.
+/// Rows per rayon task in the softmax passes and the row-blocked GEMMs: large enough to amortise
+/// scheduling and the packing of the right-hand matrix, small enough to balance the threads.
 const ROW_BLOCK: usize = 256;
 
-/// Rows per sequential GEMM of `X·W` with `c` output columns (a function of the shape only, so
-/// results stay independent of the thread count). faer's sequential f32 GEMM runs at about half
-/// speed for fewer than ≈1,000 rows when `c` is between ≈700 and 1,000 (91–108 GFLOP/s against
-/// 155–171 from 1,024 rows on; `cargo bench -p hiercog-linalg --bench gemm`), and blocks of 1,024
-/// are never slower above 512 columns; at most 512 columns, 256 rows balance threads better.
-fn gemm_row_block(c: usize) -> usize {
-    if c > 512 {
-        1024
-    } else {
-        ROW_BLOCK
-    }
-}
+/// Most columns of one logits GEMM: faer's sequential f32 GEMM runs at about half speed on fewer
+/// than ≈1,000 rows when the output has ≈700–1,000 columns (84 against 147 GFLOP/s for 256 rows
+/// × 1,000 classes cut into two tiles of 500; `cargo bench -p hiercog-linalg --bench gemm`).
+const LOGIT_COLUMNS: usize = 512;
 
 /// Feature dimensions per task of the `Xᵀ·P` reduction.
 const DIM_TILE: usize = 256;
@@ -47,8 +39,8 @@ const SLAB_ROWS: usize = 2048;
 /// Cap on the slabs of `Xᵀ·P`, bounding its partial products to `MAX_SLABS · D · C` floats.
 const MAX_SLABS: usize = 32;
 
-/// `out = alpha·a·b (+ out when accumulate)` in fixed blocks of [`gemm_row_block`] rows (the result
-/// does not depend on the thread count).
+/// `out = alpha·a·b (+ out when accumulate)` in fixed blocks of [`ROW_BLOCK`] rows (the result does
+/// not depend on the thread count).
 pub(crate) fn matmul_rows(
     out: &mut [f32],
     a: MatRef<'_, f32>,
@@ -56,21 +48,22 @@ pub(crate) fn matmul_rows(
     alpha: f32,
     accumulate: bool,
 ) {
-    hiercog_linalg::matmul_rows(out, a, b, alpha, accumulate, gemm_row_block(b.ncols()));
+    hiercog_linalg::matmul_rows(out, a, b, alpha, accumulate, ROW_BLOCK);
 }
 
-/// `z = x · w + 1·bᵀ` for one block of rows (`x` row-major `n × dim`, `z` row-major `n × c`).
+/// `z = x · w + 1·bᵀ` for one block of rows (`x` row-major `n × dim`, `z` row-major `n × c`), in
+/// column tiles of at most [`LOGIT_COLUMNS`] (split evenly; fixed by `c` alone).
 fn block_logits(x: &[f32], wm: MatRef<'_, f32>, b: &[f32], z: &mut [f32]) {
     let (dim, c) = (wm.nrows(), b.len());
     let n = x.len() / dim;
     let xm = MatRef::from_row_major_slice(x, n, dim);
-    gemm_seq(
-        MatMut::from_row_major_slice_mut(z, n, c),
-        xm,
-        wm,
-        1.0,
-        false,
-    );
+    let mut zm = MatMut::from_row_major_slice_mut(z, n, c);
+    let tiles = c.div_ceil(LOGIT_COLUMNS);
+    for t in 0..tiles {
+        let (c0, c1) = (t * c / tiles, (t + 1) * c / tiles);
+        let zt = zm.as_mut().subcols_mut(c0, c1 - c0);
+        gemm_seq(zt, xm, wm.subcols(c0, c1 - c0), 1.0, false);
+    }
     for row in z.chunks_exact_mut(c) {
         for (v, bias) in row.iter_mut().zip(b) {
             *v += bias;
@@ -86,9 +79,8 @@ pub(crate) fn logits(x: &[f32], dim: usize, w: &[f32], b: &[f32], z: &mut [f32])
         return;
     }
     let wm = MatRef::from_row_major_slice(w, dim, c);
-    let block = gemm_row_block(c);
-    z.par_chunks_mut(c * block)
-        .zip(x.par_chunks(dim * block))
+    z.par_chunks_mut(c * ROW_BLOCK)
+        .zip(x.par_chunks(dim * ROW_BLOCK))
         .for_each(|(zb, xb)| {
             clear_upper_simd_state();
             block_logits(xb, wm, b, zb);
@@ -102,12 +94,11 @@ pub(crate) fn data_logits(data: Samples<'_>, w: &[f32], b: &[f32], z: &mut [f32]
         return logits(x, dim, w, b, z);
     }
     let wm = MatRef::from_row_major_slice(w, dim, c);
-    let block = gemm_row_block(c);
-    z.par_chunks_mut(c * block)
+    z.par_chunks_mut(c * ROW_BLOCK)
         .enumerate()
         .for_each_init(Vec::new, |buf, (i, zb)| {
             clear_upper_simd_state();
-            let start = i * block;
+            let start = i * ROW_BLOCK;
             let xb = data.block(start, start + zb.len() / c, buf);
             block_logits(xb, wm, b, zb);
         });
@@ -276,7 +267,7 @@ fn add_in_order(parts: Vec<Vec<f64>>, len: usize) -> Vec<f64> {
 
 /// Summed cross-entropy of `data` at weights `w` (row-major `dim × c`) and bias `b`, with its
 /// gradient sums `gw = Xᵀ·R` and `gb = Σ R` (`R = softmax − onehot`), computed slab by slab in
-/// blocks of [`gemm_row_block`] rows: no `rows × c` buffer, for data sets whose logits do not fit in
+/// blocks of [`ROW_BLOCK`] rows: no `rows × c` buffer, for data sets whose logits do not fit in
 /// memory. Slabs are fixed by `rows` and summed in order, as in [`xt_times`].
 pub(crate) fn streaming_loss_gradient(
     data: Samples<'_>,
@@ -294,11 +285,10 @@ pub(crate) fn streaming_loss_gradient(
         .zip(&slabs)
         .map(|(part, &(r0, r1))| {
             clear_upper_simd_state();
-            let block = gemm_row_block(c);
-            let (mut buf, mut z) = (Vec::new(), vec![0.0f32; block * c]);
+            let (mut buf, mut z) = (Vec::new(), vec![0.0f32; ROW_BLOCK * c]);
             let (mut loss, mut col) = (0.0f64, vec![0.0f64; c]);
-            for start in (r0..r1).step_by(block) {
-                let end = (start + block).min(r1);
+            for start in (r0..r1).step_by(ROW_BLOCK) {
+                let end = (start + ROW_BLOCK).min(r1);
                 let xb = data.block(start, end, &mut buf);
                 let zb = &mut z[..(end - start) * c];
                 block_logits(xb, wm, b, zb);
