@@ -104,10 +104,17 @@ impl FittedPreprocess {
     pub fn transform<'a>(&self, set: impl Into<FeatureView<'a>>) -> Vec<f32> {
         let set = set.into();
         let mut out = set.x().to_vec();
+        self.transform_in_place(&mut out, set.dim());
+        out
+    }
+
+    /// Preprocesses the row-major matrix `x` of rows of `dim` values in place (no second copy of
+    /// a large matrix; see [`FeatureSet::into_matrix_and_labels`](crate::FeatureSet::into_matrix_and_labels)).
+    pub fn transform_in_place(&self, x: &mut [f32], dim: usize) {
         match self {
             FittedPreprocess::None => {}
             FittedPreprocess::L2 => {
-                for row in out.chunks_exact_mut(set.dim().max(1)) {
+                for row in x.chunks_exact_mut(dim.max(1)) {
                     let norm = row
                         .iter()
                         .map(|v| (*v as f64) * (*v as f64))
@@ -120,14 +127,13 @@ impl FittedPreprocess {
                 }
             }
             FittedPreprocess::Standardize { mean, scale } => {
-                for row in out.chunks_exact_mut(set.dim().max(1)) {
+                for row in x.chunks_exact_mut(dim.max(1)) {
                     for ((v, m), s) in row.iter_mut().zip(mean).zip(scale) {
                         *v = (*v - m) * s;
                     }
                 }
             }
         }
-        out
     }
 }
 

@@ -47,6 +47,37 @@ impl Matrix {
     }
 }
 
+/// Bytes copied between two releases of a mapping's pages in [`copy_releasing`].
+const RELEASE_CHUNK: usize = 64 << 20;
+
+/// The `len` f32 values at `offset` of `map` (aligned, little-endian: see [`Matrix::mapped`]),
+/// copied `step` values at a time, each chunk's pages dropped from the resident set after its copy.
+fn copy_releasing(map: &Mmap, offset: usize, len: usize, step: usize) -> Vec<f32> {
+    let values = |from: usize, to: usize| {
+        let bytes = &map[offset + from * 4..offset + to * 4];
+        // SAFETY: as in `Matrix::as_slice`: aligned f32 data inside the mapping.
+        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), to - from) }
+    };
+    let mut out = Vec::with_capacity(len);
+    for from in (0..len).step_by(step) {
+        let to = (from + step).min(len);
+        out.extend_from_slice(values(from, to));
+        #[cfg(unix)]
+        // SAFETY: the mapping is shared and read-only (`Mmap::map`): MADV_DONTNEED only unmaps
+        // the pages, which the page cache still holds and a later read faults back in with the
+        // same contents; no borrow of the released range outlives this loop iteration. An error
+        // (advice unsupported) only means the pages stay resident.
+        let _ = unsafe {
+            map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                offset + from * 4,
+                (to - from) * 4,
+            )
+        };
+    }
+    out
+}
+
 /// Features of `rows` images (`dim` values each, row-major), their class labels and class names.
 pub struct FeatureSet {
     pub(crate) x: Matrix,
@@ -147,6 +178,23 @@ impl FeatureSet {
     /// Whether the matrix is memory-mapped rather than held in memory.
     pub fn is_mapped(&self) -> bool {
         matches!(self.x, Matrix::Mapped { .. })
+    }
+
+    /// Takes the matrix (row-major, owned) and the labels out of the set, for code that goes on
+    /// to transform the matrix in place ([`FittedPreprocess::transform_in_place`](crate::FittedPreprocess::transform_in_place)).
+    ///
+    /// An owned matrix is moved out. A memory-mapped one is copied chunk by chunk, and each chunk
+    /// of the mapping is released from this process's resident memory once copied: the file's
+    /// pages (which count in the resident set once read, e.g. by [`check_pair`]) and the copy are
+    /// never both held, so a full ImageNet-1K train set (10.5 GB) peaks at one copy, not two.
+    pub fn into_matrix_and_labels(self) -> (Vec<f32>, Vec<u32>) {
+        let x = match self.x {
+            Matrix::Owned(v) => v,
+            Matrix::Mapped { map, offset, len } => {
+                copy_releasing(&map, offset, len, RELEASE_CHUNK / 4)
+            }
+        };
+        (x, self.labels)
     }
 
     /// Checks that every value is finite and that labels are 0..C-1 with every class present.
@@ -376,6 +424,38 @@ mod tests {
 
     fn set(x: Vec<f32>, labels: Vec<u32>) -> FeatureSet {
         FeatureSet::from_vec(x, 2, labels, None).unwrap()
+    }
+
+    /// A mapped matrix taken out in chunks that split pages and rows unevenly equals the mapping.
+    #[test]
+    fn mapped_matrix_is_copied_whole_in_released_chunks() {
+        let values: Vec<f32> = (0..10_000).map(|i| i as f32 * 0.5 - 7.0).collect();
+        let mut bytes = vec![0u8; 12]; // a header: the data starts off the page boundary
+        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.bin");
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // SAFETY: a read-only mapping of a file this test alone writes, before mapping it.
+        let map = unsafe { Mmap::map(&file) }.unwrap();
+        for step in [1, 777, 1024, 10_000, 20_000] {
+            assert_eq!(
+                copy_releasing(&map, 12, values.len(), step),
+                values,
+                "step {step}"
+            );
+        }
+        let set = FeatureSet::new(
+            Matrix::mapped(map, 12, values.len()),
+            4,
+            (0..2500).map(|i| i % 3).collect(),
+            None,
+            Some(&path),
+        )
+        .unwrap();
+        assert!(set.is_mapped());
+        let (x, labels) = set.into_matrix_and_labels();
+        assert_eq!((x, labels.len()), (values, 2500));
     }
 
     #[test]

@@ -316,17 +316,23 @@ impl PreparedPair {
         }
         let fitted = preprocess.fit(&train)?;
         let (dim, classes) = (train.dim(), train.num_classes());
-        let samples = |set: &FeatureSet| {
-            OwnedSamples::new(fitted.transform(set), set.labels.clone(), dim, classes)
+        let (train_rows, test_rows) = (train.rows(), test.rows());
+        let class_names = train.class_names.clone();
+        // Each set's matrix is taken out (a memory-mapped file copied with its pages released as
+        // it goes) and preprocessed in place: the features are held once, not twice.
+        let samples = |set: FeatureSet| {
+            let (mut x, labels) = set.into_matrix_and_labels();
+            fitted.transform_in_place(&mut x, dim);
+            OwnedSamples::new(x, labels, dim, classes)
         };
         Ok(PreparedPair {
-            train: samples(&train)?,
-            test: samples(&test)?,
-            train_rows: train.rows(),
-            test_rows: test.rows(),
+            train: samples(train)?,
+            test: samples(test)?,
+            train_rows,
+            test_rows,
             classes,
             dim,
-            class_names: train.class_names.clone(),
+            class_names,
         })
     }
 }
