@@ -8,7 +8,7 @@
 # wd 1e-12, a shape name one at the lr/wd that shape's reference chose (accuracy at full epochs). hiercog sgd runs the same reduced search as
 # the reference (the like-for-like SGD ratio). scikit-learn runs where sklearn is 1.
 # On the small shapes both solvers also run at 1..nproc threads (scaling, bitwise agreement).
-# REF_THREADS sets torch's threads (default: all cores). F5 (≈1 h here) only when named.
+# REF_THREADS sets torch's threads (default: all cores). F5 (≈30 min on 2 quiet cores) only when named.
 set -euo pipefail
 OUT=${1:?usage: run_bench.sh OUT_DIR [NAME...]}
 shift
