@@ -50,28 +50,22 @@ impl Matrix {
 /// Bytes copied between two releases of a mapping's pages in [`copy_releasing`].
 const RELEASE_CHUNK: usize = 64 << 20;
 
-/// The `len` f32 values at `offset` of `map` (aligned, little-endian: see [`Matrix::mapped`]),
-/// copied `step` values at a time, each chunk's pages dropped from the resident set after its copy.
-fn copy_releasing(map: &Mmap, offset: usize, len: usize, step: usize) -> Vec<f32> {
-    let values = |from: usize, to: usize| {
-        let bytes = &map[offset + from * 4..offset + to * 4];
-        // SAFETY: as in `Matrix::as_slice`: aligned f32 data inside the mapping.
-        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), to - from) }
-    };
-    let mut out = Vec::with_capacity(len);
-    for from in (0..len).step_by(step) {
-        let to = (from + step).min(len);
-        out.extend_from_slice(values(from, to));
+/// `values`, the f32 data at `offset` of `map`, copied `step` values at a time, each chunk's
+/// pages dropped from the resident set after its copy.
+fn copy_releasing(values: &[f32], map: &Mmap, offset: usize, step: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(values.len());
+    for (i, chunk) in values.chunks(step).enumerate() {
+        out.extend_from_slice(chunk);
         #[cfg(unix)]
         // SAFETY: the mapping is shared and read-only (`Mmap::map`): MADV_DONTNEED only unmaps
-        // the pages, which the page cache still holds and a later read faults back in with the
-        // same contents; no borrow of the released range outlives this loop iteration. An error
-        // (advice unsupported) only means the pages stay resident.
+        // the pages, which the page cache still holds and a later read (the next chunks, which
+        // may share the released range's edge pages) faults back in with the same contents. An
+        // error (advice unsupported) only means the pages stay resident.
         let _ = unsafe {
             map.unchecked_advise_range(
                 memmap2::UncheckedAdvice::DontNeed,
-                offset + from * 4,
-                (to - from) * 4,
+                offset + i * step * 4,
+                chunk.len() * 4,
             )
         };
     }
@@ -190,9 +184,9 @@ impl FeatureSet {
     pub fn into_matrix_and_labels(self) -> (Vec<f32>, Vec<u32>) {
         let x = match self.x {
             Matrix::Owned(v) => v,
-            Matrix::Mapped { map, offset, len } => {
-                copy_releasing(&map, offset, len, RELEASE_CHUNK / 4)
-            }
+            ref mapped @ Matrix::Mapped {
+                ref map, offset, ..
+            } => copy_releasing(mapped.as_slice(), map, offset, RELEASE_CHUNK / 4),
         };
         (x, self.labels)
     }
@@ -438,15 +432,19 @@ mod tests {
         let file = std::fs::File::open(&path).unwrap();
         // SAFETY: a read-only mapping of a file this test alone writes, before mapping it.
         let map = unsafe { Mmap::map(&file) }.unwrap();
+        let matrix = Matrix::mapped(map, 12, values.len());
+        let Matrix::Mapped { map, .. } = &matrix else {
+            panic!("aligned f32 data is mapped")
+        };
         for step in [1, 777, 1024, 10_000, 20_000] {
             assert_eq!(
-                copy_releasing(&map, 12, values.len(), step),
+                copy_releasing(matrix.as_slice(), map, 12, step),
                 values,
                 "step {step}"
             );
         }
         let set = FeatureSet::new(
-            Matrix::mapped(map, 12, values.len()),
+            matrix,
             4,
             (0..2500).map(|i| i % 3).collect(),
             None,
