@@ -3,10 +3,10 @@
 //! limit, and how close the blocked product gets.
 //!
 //! The second table is the probe's own pieces (one core, sequential faer): the logits `X·W` for
-//! blocks of 256 and 1,024 rows, and for 256 rows cut into tiles of at most 512 columns, and one
-//! slab × tile of the gradient computed as `Xᵀ·P` into a
-//! row-major `tile × C` block or as `Pᵀ·X` into a row-major `C × tile` block (what
-//! `crates/probe/src/objective.rs` chose from these numbers).
+//! blocks of 256 and 1,024 rows, and for 256 rows cut into tiles of at most 512 columns; and one
+//! slab × tile of the gradient computed as `Xᵀ·P` into a row-major `tile × C` block or as `Pᵀ·X`
+//! into a row-major `C × tile` block (what `crates/probe/src/objective.rs` chose from these
+//! numbers).
 //!
 //! `cargo bench -p hiercog-linalg --bench gemm [-- REPEATS]`
 

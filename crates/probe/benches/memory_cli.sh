@@ -42,15 +42,17 @@ np.save(os.path.join(out, "Y.npy"), y)
 EOF
 }
 
-[ -f "$OUT/test/X.npy" ] || gen "$OUT/test" 10000 1
+# Sets are kept for re-runs, named by their shape so that another DIM or CLASSES regenerates them.
+test="$OUT/test_${DIM}_${CLASSES}"
+[ -f "$test/X.npy" ] || gen "$test" 10000 1
 echo "CPU: $(lscpu | grep 'Model name' | sed 's/.*: *//'); D = $DIM, C = $CLASSES, test rows 10,000"
 echo
 echo "| train rows | features GiB (train + test) | peak RSS GiB | overhead GiB | wall s |"
 echo "|--:|--:|--:|--:|--:|"
 for n in $SIZES; do
-  dir="$OUT/train_$n"
+  dir="$OUT/train_${n}_${DIM}_${CLASSES}"
   [ -f "$dir/X.npy" ] || gen "$dir" "$n" 2
-  /usr/bin/time -f "%M %e" -o "$OUT/rss_$n.txt" "$HIERCOG" probe --train "$dir" --test "$OUT/test" \
+  /usr/bin/time -f "%M %e" -o "$OUT/rss_$n.txt" "$HIERCOG" probe --train "$dir" --test "$test" \
     --seeds 1 --trials 1 --l2-range 1e-2,1e-2 --json > "$OUT/probe_$n.json"
   python3 - "$n" "$DIM" $(tail -1 "$OUT/rss_$n.txt") <<'EOF'
 import sys
