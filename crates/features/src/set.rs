@@ -33,7 +33,7 @@ impl Matrix {
 
     /// Maps `len` f32 values at `offset` of `map`, or copies them when they are not aligned.
     pub(crate) fn mapped(map: Mmap, offset: usize, len: usize) -> Matrix {
-        let aligned = (map.as_ptr() as usize + offset) % std::mem::align_of::<f32>() == 0;
+        let aligned = (map.as_ptr() as usize + offset).is_multiple_of(std::mem::align_of::<f32>());
         if aligned && cfg!(target_endian = "little") {
             Matrix::Mapped { map, offset, len }
         } else {
@@ -235,7 +235,7 @@ impl<'a> FeatureView<'a> {
         class_names: Option<&'a [String]>,
         source: &'a Path,
     ) -> Result<Self> {
-        if dim == 0 || x.len() % dim != 0 {
+        if dim == 0 || !x.len().is_multiple_of(dim) {
             return Err(Error::format(
                 source.to_path_buf(),
                 format!("{} values cannot form rows of dimension {dim}", x.len()),

@@ -542,7 +542,7 @@ impl Machine<'_> {
     }
 
     fn set_items(&mut self, h: &Here, items: Vec<Obj>) -> Result<()> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(h.err("odd number of items for a dict"));
         }
         let Obj::Dict(d) = self.top(h)? else {

@@ -301,7 +301,7 @@ impl FittedLogReg {
     }
 
     fn check_x(&self, x: &[f32]) -> Result<usize> {
-        if x.len() % self.dim != 0 {
+        if !x.len().is_multiple_of(self.dim) {
             return Err(Error::InvalidData(format!(
                 "{} values is not a whole number of {}-d rows",
                 x.len(),

@@ -109,7 +109,7 @@ pub struct Rows<'a> {
 impl<'a> Rows<'a> {
     /// Views `data` as rows of `dim` values; fails when `dim` is 0 or does not divide the length.
     pub fn new(data: &'a [f32], dim: usize) -> Result<Self> {
-        if dim == 0 || data.len() % dim != 0 {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
             return Err(Error::Shape {
                 len: data.len(),
                 dim,

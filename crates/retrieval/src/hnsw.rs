@@ -213,7 +213,7 @@ impl KnnSearch for HnswIndex {
                     })
                     .collect();
                 let now = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                if now % 1024 == 0 || now == m {
+                if now.is_multiple_of(1024) || now == m {
                     progress(now, m);
                 }
                 found

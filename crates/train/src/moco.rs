@@ -246,7 +246,7 @@ impl MocoConfig {
                 "must be in [0, 1)".into(),
             );
         }
-        if self.shuffle_groups == 0 || batch_size % self.shuffle_groups != 0 {
+        if self.shuffle_groups == 0 || !batch_size.is_multiple_of(self.shuffle_groups) {
             return bad(
                 "MoCo shuffle groups",
                 self.shuffle_groups.to_string(),
@@ -260,7 +260,7 @@ impl MocoConfig {
                 format!("BatchNorm needs ≥ 2 samples per group; the batch is {batch_size}"),
             );
         }
-        if self.queue_size == 0 || self.queue_size % batch_size != 0 {
+        if self.queue_size == 0 || !self.queue_size.is_multiple_of(batch_size) {
             return bad(
                 "MoCo queue size",
                 self.queue_size.to_string(),
