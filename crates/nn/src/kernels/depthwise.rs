@@ -43,145 +43,530 @@ impl candle_core::CustomOp1 for DepthwiseOp<'_> {
             p,
             ow,
         };
+        let filter = Filter {
+            taps: self.taps,
+            bias: self.bias,
+            act: self.act,
+        };
         out.spare_capacity_mut()[..len]
             .par_chunks_mut(ow * c)
             .enumerate()
             .for_each(|(row, dst)| {
                 let (bi, oy) = (row / oh, row % oh);
                 let img = &x[bi * h * w * c..][..h * w * c];
-                depthwise_row(img, self.taps, self.bias, self.act, &geo, oy, dst);
+                geo.row(oy, |iy| &img[iy * w * c..][..w * c], &filter, dst);
             });
-        // SAFETY: `depthwise_row_impl` wrote all `ow * c` values of every output row.
+        // SAFETY: `Geometry::row` wrote all `ow * c` values of every output row.
         unsafe { out.set_len(len) };
         Ok((CpuStorage::F32(out), Shape::from((b, oh, ow, c))))
     }
 }
 
-struct Geometry {
-    h: usize,
-    w: usize,
-    c: usize,
-    k: usize,
-    s: usize,
-    p: Padding,
-    ow: usize,
+/// Taps `(k·k, C)`, bias and activation of a depthwise convolution.
+pub(super) struct Filter<'a> {
+    pub taps: &'a [f32],
+    pub bias: &'a [f32],
+    pub act: Activation,
 }
 
-/// One output row of a depthwise convolution, dispatched to the widest SIMD the CPU has.
+/// Sizes of a depthwise convolution's input (`h × w × c`, NHWC), kernel and output width.
+pub(super) struct Geometry {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub k: usize,
+    pub s: usize,
+    pub p: Padding,
+    pub ow: usize,
+}
+
+/// Largest kernel side the row kernel takes (window rows are held in a fixed array).
+pub(super) const MAX_K: usize = 8;
+
+impl Geometry {
+    /// The first input row or column of output `o`'s window (negative on padding) and the taps
+    /// `lo..hi` of it that fall inside the image.
+    fn inside(&self, o: usize, pad: usize, size: usize) -> (isize, usize, usize) {
+        let first = (o * self.s) as isize - pad as isize;
+        let lo = (-first).clamp(0, self.k as isize) as usize;
+        let hi = (size as isize - first).clamp(0, self.k as isize) as usize;
+        (first, lo, hi.max(lo))
+    }
+
+    /// The input rows output row `oy` reads (clipped to the image).
+    pub fn input_rows(&self, oy: usize) -> std::ops::Range<usize> {
+        let (first, lo, hi) = self.inside(oy, self.p.top, self.h);
+        (first + lo as isize) as usize..(first + hi as isize) as usize
+    }
+
+    /// Output row `oy` into `dst` (`ow · c` values, all written), reading input row `iy` as
+    /// `row(iy)` (`w · c` values): the image itself, or a buffer holding just the rows needed.
+    pub fn row<'a>(
+        &self,
+        oy: usize,
+        row: impl Fn(usize) -> &'a [f32],
+        filter: &Filter<'_>,
+        dst: &mut [MaybeUninit<f32>],
+    ) {
+        assert!(self.k <= MAX_K, "depthwise kernels up to {MAX_K}×{MAX_K}");
+        let (_, ky0, ky1) = self.inside(oy, self.p.top, self.h);
+        let mut rows: [&[f32]; MAX_K] = [&[]; MAX_K];
+        for (slot, iy) in rows.iter_mut().zip(self.input_rows(oy)) {
+            *slot = row(iy);
+        }
+        depthwise_row(&rows[..ky1 - ky0], ky0, filter, self, dst)
+    }
+}
+
+/// One output row of a depthwise convolution from the window's input rows (`rows[j]` holds
+/// kernel row `ky0 + j`), dispatched to the widest SIMD the CPU has.
 fn depthwise_row(
-    img: &[f32],
-    taps: &[f32],
-    bias: &[f32],
-    act: Activation,
+    rows: &[&[f32]],
+    ky0: usize,
+    f: &Filter<'_>,
     g: &Geometry,
-    oy: usize,
     dst: &mut [MaybeUninit<f32>],
 ) {
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports the features enabled on the callee.
-            return unsafe { depthwise_row_avx512(img, taps, bias, act, g, oy, dst) };
+            return unsafe { depthwise_row_avx512(rows, ky0, f, g, dst) };
         }
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
             // SAFETY: as above.
-            return unsafe { depthwise_row_avx2(img, taps, bias, act, g, oy, dst) };
+            return unsafe { depthwise_row_avx2(rows, ky0, f, g, dst) };
         }
     }
-    depthwise_row_impl::<false>(img, taps, bias, act, g, oy, dst)
+    depthwise_row_impl::<Portable>(rows, ky0, f, g, dst)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn depthwise_row_avx512(
-    img: &[f32],
-    taps: &[f32],
-    bias: &[f32],
-    act: Activation,
+    rows: &[&[f32]],
+    ky0: usize,
+    f: &Filter<'_>,
     g: &Geometry,
-    oy: usize,
     dst: &mut [MaybeUninit<f32>],
 ) {
-    depthwise_row_impl::<true>(img, taps, bias, act, g, oy, dst)
+    depthwise_row_impl::<Avx512>(rows, ky0, f, g, dst)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn depthwise_row_avx2(
-    img: &[f32],
-    taps: &[f32],
-    bias: &[f32],
-    act: Activation,
+    rows: &[&[f32]],
+    ky0: usize,
+    f: &Filter<'_>,
     g: &Geometry,
-    oy: usize,
     dst: &mut [MaybeUninit<f32>],
 ) {
-    depthwise_row_impl::<true>(img, taps, bias, act, g, oy, dst)
+    depthwise_row_impl::<Avx2>(rows, ky0, f, g, dst)
 }
 
 /// Channels per register-held accumulator: one AVX-512 register, two AVX2 ones.
 const LANES: usize = 16;
+/// Channel blocks accumulated side by side: independent FMA chains, so the FMA latency
+/// (≈4 cycles) overlaps instead of serializing the `k·k` taps of one block.
+const BLOCKS_PER_PASS: usize = 4;
 
-/// The kernel body: for each output pixel and block of [`LANES`] channels, accumulate the
-/// `k·k` taps in registers (bias first, taps in row-major order, as the scalar tail does), then
-/// activate and store once. Keeping the sums out of memory halves the loads per FMA.
+/// The kernel body: accumulate the `k·k` taps in registers (bias first, taps in row-major
+/// order, the same for every path), then activate and store once. Keeping the sums out of
+/// memory halves the loads per FMA. One block of 16 channels alone is one dependent FMA chain,
+/// latency-bound (it was 30 % of EfficientNet-Lite0's forward pass), so sums are computed side
+/// by side: [`Isa::PIXELS`] neighbouring pixels inside the image (each tap loaded once for all
+/// of them), or [`BLOCKS_PER_PASS`] channel blocks of one pixel at the edges.
 #[inline(always)]
-fn depthwise_row_impl<const FMA: bool>(
-    img: &[f32],
-    taps: &[f32],
-    bias: &[f32],
-    act: Activation,
+fn depthwise_row_impl<I: Isa>(
+    rows: &[&[f32]],
+    ky0: usize,
+    f: &Filter<'_>,
     g: &Geometry,
-    oy: usize,
     dst: &mut [MaybeUninit<f32>],
 ) {
-    let c = g.c;
-    let madd = |x: f32, w: f32, a: f32| if FMA { x.mul_add(w, a) } else { a + x * w };
-    // Taps inside the image: rows ky0..ky1, columns kx0..kx1 (the rest falls on padding).
-    let inside = |o: usize, pad: usize, size: usize| {
-        let first = (o * g.s) as isize - pad as isize;
-        let lo = (-first).clamp(0, g.k as isize) as usize;
-        let hi = (size as isize - first).clamp(0, g.k as isize) as usize;
-        (first, lo, hi.max(lo))
-    };
-    let (iy0, ky0, ky1) = inside(oy, g.p.top, g.h);
+    let (c, bias, act) = (g.c, f.bias, f.act);
+    const { assert!(I::PIXELS >= 1) };
+    let wide = c / (LANES * BLOCKS_PER_PASS) * (LANES * BLOCKS_PER_PASS);
     let blocks = c / LANES * LANES;
-    for ox in 0..g.ow {
-        let (ix0, kx0, kx1) = inside(ox, g.p.left, g.w);
-        let out = &mut dst[ox * c..][..c];
-        let src_at = |ky: usize, kx: usize| {
-            ((iy0 + ky as isize) as usize * g.w + (ix0 + kx as isize) as usize) * c
+    // Outputs whose window lies inside the image horizontally: ox_lo..ox_hi.
+    let ox_lo = g.p.left.div_ceil(g.s).min(g.ow);
+    let ox_hi = ((g.w + g.p.left).saturating_sub(g.k) / g.s + 1).clamp(ox_lo, g.ow);
+    let mut ox = 0;
+    while ox < g.ow {
+        let (ix0, kx0, kx1) = g.inside(ox, g.p.left, g.w);
+        let window = Window {
+            rows,
+            taps: f.taps,
+            c,
+            k: g.k,
+            ky0,
+            col0: ix0,
+            kx: kx0..kx1,
+            step: g.s * c,
         };
-        for cb in (0..blocks).step_by(LANES) {
-            let mut acc: [f32; LANES] = bias[cb..cb + LANES].try_into().expect("LANES long");
-            for ky in ky0..ky1 {
-                for kx in kx0..kx1 {
-                    let x = &img[src_at(ky, kx) + cb..][..LANES];
-                    let w = &taps[(ky * g.k + kx) * c + cb..][..LANES];
+        let pixels = if I::PIXELS > 1 && ox >= ox_lo && ox + I::PIXELS <= ox_hi && blocks > 0 {
+            I::PIXELS
+        } else {
+            1
+        };
+        let out = &mut dst[ox * c..][..pixels * c];
+        if pixels > 1 {
+            for cb in (0..blocks).step_by(LANES) {
+                // SAFETY: `I` is the instruction set the caller checked the CPU for.
+                unsafe { I::INTERIOR(&window, cb, bias, act, &mut out[cb..]) };
+            }
+        } else {
+            for cb in (0..wide).step_by(LANES * BLOCKS_PER_PASS) {
+                window.blocks::<BLOCKS_PER_PASS, I>(cb, bias, act, &mut out[cb..]);
+            }
+            for cb in (wide..blocks).step_by(LANES) {
+                window.blocks::<1, I>(cb, bias, act, &mut out[cb..]);
+            }
+        }
+        for p in 0..pixels {
+            let window = Window {
+                col0: ix0 + (p * g.s) as isize,
+                ..window.clone()
+            };
+            for ch in blocks..c {
+                let mut acc = [bias[ch]];
+                window.accumulate::<1, I>(ch, &mut acc);
+                act.apply_slice(&mut acc);
+                out[p * c + ch].write(acc[0]);
+            }
+        }
+        ox += pixels;
+    }
+}
+
+/// The `k × k` input window of one output pixel, clipped to the image.
+#[derive(Clone)]
+struct Window<'a> {
+    /// The input rows of kernel rows `ky0..`, inside the image.
+    rows: &'a [&'a [f32]],
+    taps: &'a [f32],
+    c: usize,
+    k: usize,
+    ky0: usize,
+    /// Image column of the window's left tap (negative on padding).
+    col0: isize,
+    /// Kernel columns inside the image.
+    kx: std::ops::Range<usize>,
+    /// Floats between the windows of neighbouring output pixels (stride · C).
+    step: usize,
+}
+
+impl Window<'_> {
+    /// `acc[j] += Σ_taps x[ch + j] · w[ch + j]` over the window, taps in row-major order.
+    #[inline(always)]
+    fn accumulate<const N: usize, I: Isa>(&self, ch: usize, acc: &mut [f32; N]) {
+        for (j, row) in self.rows.iter().enumerate() {
+            let ky = self.ky0 + j;
+            for kx in self.kx.clone() {
+                let at = (self.col0 + kx as isize) as usize * self.c + ch;
+                let x: &[f32; N] = row[at..][..N].try_into().expect("N long");
+                let w: &[f32; N] = self.taps[(ky * self.k + kx) * self.c + ch..][..N]
+                    .try_into()
+                    .expect("N long");
+                for l in 0..N {
+                    acc[l] = if I::FMA {
+                        x[l].mul_add(w[l], acc[l])
+                    } else {
+                        acc[l] + x[l] * w[l]
+                    };
+                }
+            }
+        }
+    }
+
+    /// `B` blocks of [`LANES`] channels from `ch` on: bias, taps, activation, one store each
+    /// (`B` independent sums, so the FMAs overlap).
+    #[inline(always)]
+    fn blocks<const B: usize, I: Isa>(
+        &self,
+        ch: usize,
+        bias: &[f32],
+        act: Activation,
+        out: &mut [MaybeUninit<f32>],
+    ) {
+        let mut acc = [[0f32; LANES]; B];
+        for (b, a) in acc.iter_mut().enumerate() {
+            a.copy_from_slice(&bias[ch + b * LANES..][..LANES]);
+        }
+        for (j, row) in self.rows.iter().enumerate() {
+            let ky = self.ky0 + j;
+            for kx in self.kx.clone() {
+                let at = (self.col0 + kx as isize) as usize * self.c + ch;
+                let x = &row[at..][..B * LANES];
+                let w = &self.taps[(ky * self.k + kx) * self.c + ch..][..B * LANES];
+                for (b, a) in acc.iter_mut().enumerate() {
                     for l in 0..LANES {
-                        acc[l] = madd(x[l], w[l], acc[l]);
+                        let (x, w) = (x[b * LANES + l], w[b * LANES + l]);
+                        a[l] = if I::FMA {
+                            x.mul_add(w, a[l])
+                        } else {
+                            a[l] + x * w
+                        };
                     }
                 }
             }
-            act.apply_slice(&mut acc);
-            for (o, v) in out[cb..cb + LANES].iter_mut().zip(acc) {
+        }
+        for (b, mut a) in acc.into_iter().enumerate() {
+            act.apply_slice(&mut a);
+            for (o, v) in out[b * LANES..][..LANES].iter_mut().zip(a) {
                 o.write(v);
             }
         }
-        for ch in blocks..c {
-            let mut acc = bias[ch];
-            for ky in ky0..ky1 {
-                for kx in kx0..kx1 {
-                    acc = madd(
-                        img[src_at(ky, kx) + ch],
-                        taps[(ky * g.k + kx) * c + ch],
-                        acc,
-                    );
+    }
+}
+
+/// One block of [`LANES`] channels from `ch` for [`Isa::PIXELS`] pixels from `win`'s on, whose
+/// windows lie inside the image horizontally: that many independent sums in registers, each
+/// tap loaded once for all of them. Unsafe: the CPU must have the instruction set's features.
+type InteriorTile = unsafe fn(
+    win: &Window<'_>,
+    ch: usize,
+    bias: &[f32],
+    act: Activation,
+    out: &mut [MaybeUninit<f32>],
+);
+
+/// The instruction set a row is computed with, picked at run time by [`depthwise_row`].
+trait Isa {
+    /// Fused multiply-adds in the portable tiles (the same rounding as the SIMD ones).
+    const FMA: bool;
+    /// Output pixels per interior tile; 1: no interior tiles, every pixel by the portable ones.
+    const PIXELS: usize;
+    /// The interior tile (unused when `PIXELS` is 1).
+    const INTERIOR: InteriorTile;
+}
+
+/// Plain Rust, for CPUs without AVX2 + FMA (and other architectures).
+struct Portable;
+
+impl Isa for Portable {
+    const FMA: bool = false;
+    const PIXELS: usize = 1;
+    const INTERIOR: InteriorTile =
+        |win, ch, bias, act, out| win.blocks::<1, Self>(ch, bias, act, out);
+}
+
+/// AVX-512: one register per 16 channels, 8 pixels per tile (8 of the 32 registers).
+#[cfg(target_arch = "x86_64")]
+struct Avx512;
+
+#[cfg(target_arch = "x86_64")]
+impl Isa for Avx512 {
+    const FMA: bool = true;
+    const PIXELS: usize = 8;
+    const INTERIOR: InteriorTile = interior_avx512::<8>;
+}
+
+/// AVX2: two registers per 16 channels, 4 pixels per tile (8 of the 16 registers).
+#[cfg(target_arch = "x86_64")]
+struct Avx2;
+
+#[cfg(target_arch = "x86_64")]
+impl Isa for Avx2 {
+    const FMA: bool = true;
+    const PIXELS: usize = 4;
+    const INTERIOR: InteriorTile = interior_avx2::<4>;
+}
+
+/// The input of `P` interior pixels at kernel tap `(ky, kx)` (from `win`'s first pixel on,
+/// `win.step` floats apart) and the tap's weights, for channels `ch..ch + LANES`.
+#[inline(always)]
+fn interior_operands<'a, const P: usize>(
+    win: &Window<'a>,
+    j: usize,
+    kx: usize,
+    ch: usize,
+) -> (&'a [f32], &'a [f32; LANES]) {
+    let at = (win.col0 + kx as isize) as usize * win.c + ch;
+    let x = &win.rows[j][at..][..(P - 1) * win.step + LANES];
+    let w = win.taps[((win.ky0 + j) * win.k + kx) * win.c + ch..][..LANES]
+        .try_into()
+        .expect("LANES long");
+    (x, w)
+}
+
+/// Activates one pixel's `LANES` sums and writes them.
+#[inline(always)]
+fn store_lanes(mut v: [f32; LANES], act: Activation, out: &mut [MaybeUninit<f32>]) {
+    act.apply_slice(&mut v);
+    for (o, v) in out[..LANES].iter_mut().zip(v) {
+        o.write(v);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn interior_avx512<const P: usize>(
+    win: &Window<'_>,
+    ch: usize,
+    bias: &[f32],
+    act: Activation,
+    out: &mut [MaybeUninit<f32>],
+) {
+    use std::arch::x86_64::*;
+    let b: &[f32; LANES] = bias[ch..][..LANES].try_into().expect("LANES long");
+    // SAFETY (all loads and stores below): each reads or writes LANES floats inside the
+    // slice it is taken from (`x` is (P - 1)·step + LANES long, p < P).
+    let mut acc = [unsafe { _mm512_loadu_ps(b.as_ptr()) }; P];
+    for j in 0..win.rows.len() {
+        for kx in win.kx.clone() {
+            let (x, w) = interior_operands::<P>(win, j, kx, ch);
+            let w = unsafe { _mm512_loadu_ps(w.as_ptr()) };
+            // One pointer stepped from pixel to pixel (eight precomputed offsets spill).
+            let mut at = x.as_ptr();
+            for a in acc.iter_mut() {
+                *a = _mm512_fmadd_ps(unsafe { _mm512_loadu_ps(at) }, w, *a);
+                at = at.wrapping_add(win.step);
+            }
+        }
+    }
+    for (p, a) in acc.into_iter().enumerate() {
+        let mut v = [0f32; LANES];
+        unsafe { _mm512_storeu_ps(v.as_mut_ptr(), a) };
+        store_lanes(v, act, &mut out[p * win.c..]);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn interior_avx2<const P: usize>(
+    win: &Window<'_>,
+    ch: usize,
+    bias: &[f32],
+    act: Activation,
+    out: &mut [MaybeUninit<f32>],
+) {
+    use std::arch::x86_64::*;
+    let b: &[f32; LANES] = bias[ch..][..LANES].try_into().expect("LANES long");
+    // SAFETY (all loads and stores below): as in `interior_avx512`, 8 floats at a time.
+    let bias_halves = unsafe {
+        [
+            _mm256_loadu_ps(b.as_ptr()),
+            _mm256_loadu_ps(b.as_ptr().add(8)),
+        ]
+    };
+    let mut acc = [bias_halves; P];
+    for j in 0..win.rows.len() {
+        for kx in win.kx.clone() {
+            let (x, w) = interior_operands::<P>(win, j, kx, ch);
+            let w = unsafe {
+                [
+                    _mm256_loadu_ps(w.as_ptr()),
+                    _mm256_loadu_ps(w.as_ptr().add(8)),
+                ]
+            };
+            let mut at = x.as_ptr();
+            for a in acc.iter_mut() {
+                for (h, (a, w)) in a.iter_mut().zip(w).enumerate() {
+                    let v = unsafe { _mm256_loadu_ps(at.add(8 * h)) };
+                    *a = _mm256_fmadd_ps(v, w, *a);
+                }
+                at = at.wrapping_add(win.step);
+            }
+        }
+    }
+    for (p, a) in acc.into_iter().enumerate() {
+        let mut v = [0f32; LANES];
+        unsafe {
+            _mm256_storeu_ps(v.as_mut_ptr(), a[0]);
+            _mm256_storeu_ps(v.as_mut_ptr().add(8), a[1]);
+        }
+        store_lanes(v, act, &mut out[p * win.c..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::kernels::test_values as values;
+
+    /// One output row with the instruction set `I`.
+    fn row_with<I: Isa>(g: &Geometry, img: &[f32], f: &Filter<'_>, oy: usize) -> Vec<f32> {
+        let mut rows: [&[f32]; MAX_K] = [&[]; MAX_K];
+        let input = g.input_rows(oy);
+        let n = input.len();
+        for (slot, iy) in rows.iter_mut().zip(input) {
+            *slot = &img[iy * g.w * g.c..][..g.w * g.c];
+        }
+        let (_, ky0, _) = g.inside(oy, g.p.top, g.h);
+        let mut out = vec![MaybeUninit::new(f32::NAN); g.ow * g.c];
+        depthwise_row_impl::<I>(&rows[..n], ky0, f, g, &mut out);
+        // SAFETY: initialized above (and overwritten by the kernel).
+        out.into_iter()
+            .map(|v| unsafe { v.assume_init() })
+            .collect()
+    }
+
+    /// Every SIMD path this CPU has gives the portable path's numbers (to FMA rounding): the
+    /// interior tiles, the clipped pixels at the edges, stride 2, a channel count that is not
+    /// a multiple of 16 and one under [`BLOCKS_PER_PASS`] blocks. The other tests (layers,
+    /// models) run only the widest path the CPU has.
+    #[test]
+    fn instruction_sets_agree() {
+        for (h, w, c, k, s) in [(9, 29, 96, 3, 1), (9, 29, 35, 5, 2), (6, 13, 16, 5, 1)] {
+            let p = Padding::tf_same(h, w, k, s);
+            let (oh, ow) = (h.div_ceil(s), w.div_ceil(s));
+            let g = Geometry {
+                h,
+                w,
+                c,
+                k,
+                s,
+                p,
+                ow,
+            };
+            let img = values(h * w * c, 1);
+            let (taps, bias) = (values(k * k * c, 2), values(c, 3));
+            let f = Filter {
+                taps: &taps,
+                bias: &bias,
+                act: Activation::Relu6,
+            };
+            for oy in 0..oh {
+                let want = row_with::<Portable>(&g, &img, &f, oy);
+                assert!(want.iter().all(|v| v.is_finite()), "every value written");
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let mut paths = Vec::new();
+                    if is_x86_feature_detected!("avx512f") {
+                        // SAFETY: the CPU has AVX-512F (checked above).
+                        paths.push(unsafe { row_avx512(&g, &img, &f, oy) });
+                    }
+                    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                        // SAFETY: the CPU has AVX2 and FMA (checked above).
+                        paths.push(unsafe { row_avx2(&g, &img, &f, oy) });
+                    }
+                    for got in paths {
+                        for (a, b) in got.iter().zip(&want) {
+                            assert!(
+                                (a - b).abs() < 1e-5,
+                                "{c} channels k{k} s{s} row {oy}: {a} vs {b}"
+                            );
+                        }
+                    }
                 }
             }
-            let mut v = [acc];
-            act.apply_slice(&mut v);
-            out[ch].write(v[0]);
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn row_avx512(g: &Geometry, img: &[f32], f: &Filter<'_>, oy: usize) -> Vec<f32> {
+        row_with::<Avx512>(g, img, f, oy)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row_avx2(g: &Geometry, img: &[f32], f: &Filter<'_>, oy: usize) -> Vec<f32> {
+        row_with::<Avx2>(g, img, f, oy)
     }
 }

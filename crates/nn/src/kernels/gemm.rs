@@ -5,6 +5,7 @@ use candle_core::{CpuStorage, Layout, Shape};
 use faer::{MatMut, MatRef};
 use hiercog_linalg::gemm_sequential;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// `act(x · W + bias [+ residual])` for `x` of shape `(rows, K)` and `W` of `(K, N)`.
 ///
@@ -52,16 +53,8 @@ impl GemmOp<'_> {
             .for_each(|(i, dst)| {
                 let r = dst.len() / n;
                 let first = i * block;
-                let a = MatRef::from_row_major_slice(&x[first * k..][..r * k], r, k);
-                let ptr = dst.as_mut_ptr().cast::<f32>();
-                // SAFETY: `ptr` addresses the `r × n` row-major block `dst`, which nothing
-                // else borrows; not accumulating, faer writes it without reading it.
-                let block = unsafe { MatMut::from_raw_parts_mut(ptr, r, n, n as isize, 1) };
-                gemm_sequential(block, a, w, 1.0, false);
-                // SAFETY: the GEMM initialized all `r · n` values of `dst`.
-                let dst = unsafe { std::slice::from_raw_parts_mut(ptr, r * n) };
                 let res = residual.map(|res| &res[first * n..][..r * n]);
-                epilogue(dst, self.bias, res, self.act);
+                gemm_rows(&x[first * k..][..r * k], w, self.bias, res, self.act, dst);
             });
         // SAFETY: every block was written above.
         unsafe { out.set_len(len) };
@@ -71,6 +64,31 @@ impl GemmOp<'_> {
     fn out_shape(&self, layout: &Layout) -> candle_core::Result<Shape> {
         Ok(Shape::from((layout.shape().dims2()?.0, self.bias.len())))
     }
+}
+
+/// `dst = act(a · w + bias [+ residual])` for one block of rows (`a` row-major `rows × K`),
+/// as one sequential GEMM on the calling thread followed at once by the epilogue, while the
+/// block is still in cache. Writes every value of `dst` (`rows × N`).
+pub(super) fn gemm_rows(
+    a: &[f32],
+    w: MatRef<'_, f32>,
+    bias: &[f32],
+    residual: Option<&[f32]>,
+    act: Activation,
+    dst: &mut [MaybeUninit<f32>],
+) {
+    let (k, n) = (w.nrows(), w.ncols());
+    let r = dst.len() / n;
+    assert_eq!(a.len(), r * k, "gemm_rows: input rows");
+    let a = MatRef::from_row_major_slice(a, r, k);
+    let ptr = dst.as_mut_ptr().cast::<f32>();
+    // SAFETY: `ptr` addresses the `r × n` row-major block `dst`, which nothing else borrows;
+    // not accumulating, faer writes it without reading it.
+    let block = unsafe { MatMut::from_raw_parts_mut(ptr, r, n, n as isize, 1) };
+    gemm_sequential(block, a, w, 1.0, false);
+    // SAFETY: the GEMM initialized all `r · n` values of `dst`.
+    let dst = unsafe { std::slice::from_raw_parts_mut(ptr, r * n) };
+    epilogue(dst, bias, residual, act);
 }
 
 /// `act(row + bias [+ residual row])` over each row of a block, in place.

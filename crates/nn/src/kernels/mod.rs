@@ -8,15 +8,19 @@
 //!   block as soon as it is computed,
 //! * [`Im2colOp`]: NHWC im2col (contiguous `C`-long copies) feeding that GEMM,
 //! * [`DepthwiseOp`]: a direct depthwise convolution vectorized over channels (AVX-512 or
-//!   AVX2+FMA picked at run time), bias and activation fused.
+//!   AVX2+FMA picked at run time), bias and activation fused,
+//! * [`InvertedResidualOp`]: expand GEMM → depthwise → project GEMM (+ input) of a
+//!   MobileNet-V2/EfficientNet block run strip by strip, the expanded rows kept in cache.
 
 mod depthwise;
 mod gemm;
 mod im2col;
+mod inverted_residual;
 
 pub(crate) use depthwise::DepthwiseOp;
 pub(crate) use gemm::GemmOp;
 pub(crate) use im2col::Im2colOp;
+pub(crate) use inverted_residual::{InvertedResidualOp, Tiling};
 
 use crate::error::Result;
 use candle_core::{CpuStorage, Layout, Tensor};
@@ -133,6 +137,20 @@ fn cpu_slice<'a>(
         Some((s, e)) => Ok(&data[s..e]),
         None => candle_core::bail!("{op}: input must be contiguous"),
     }
+}
+
+/// `n` values in [-1, 1) from a seeded LCG, for the kernels' and layers' tests.
+#[cfg(test)]
+pub(crate) fn test_values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
 }
 
 #[cfg(test)]

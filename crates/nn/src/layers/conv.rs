@@ -142,6 +142,35 @@ impl Conv {
         self.bias_host.len()
     }
 
+    /// The CPU kernel of a depthwise convolution.
+    pub(crate) fn depthwise_op(&self) -> Option<DepthwiseOp<'_>> {
+        match &self.kernel {
+            Kernel::Depthwise(taps) => Some(DepthwiseOp {
+                taps,
+                bias: &self.bias_host,
+                k: self.k,
+                stride: self.stride,
+                pad: self.pad,
+                act: self.act,
+            }),
+            Kernel::Dense(_) => None,
+        }
+    }
+
+    /// The CPU kernel of a 1×1 convolution (stride 1, no padding): one GEMM on the NHWC rows.
+    pub(crate) fn pointwise_op(&self) -> Option<GemmOp<'_>> {
+        match &self.kernel {
+            Kernel::Dense(m) if self.k == 1 && self.stride == 1 && self.pad.is_zero() => {
+                Some(GemmOp {
+                    weight: m,
+                    bias: &self.bias_host,
+                    act: self.act,
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// `act(conv(x) + bias + residual)` on an NHWC tensor.
     pub fn forward(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
         if !x.device().is_cpu() {
@@ -152,15 +181,8 @@ impl Conv {
         let ow = (w + self.pad.left + self.pad.right - self.k) / self.stride + 1;
         let x = x.contiguous()?;
         match &self.kernel {
-            Kernel::Depthwise(taps) => {
-                let op = DepthwiseOp {
-                    taps,
-                    bias: &self.bias_host,
-                    k: self.k,
-                    stride: self.stride,
-                    pad: self.pad,
-                    act: self.act,
-                };
+            Kernel::Depthwise(_) => {
+                let op = self.depthwise_op().expect("a depthwise kernel");
                 match residual {
                     // No model here adds a residual after a depthwise convolution: unfused.
                     Some(r) => {
@@ -241,19 +263,7 @@ impl Conv {
 mod tests {
     use super::*;
 
-    fn rand(shape: &[usize], seed: u64) -> Tensor {
-        let n: usize = shape.iter().product();
-        let mut s = seed;
-        let v: Vec<f32> = (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
+    use crate::layers::test_tensor as rand;
 
     /// The fast NHWC kernels agree with candle's reference NCHW convolution, alone and with a
     /// residual and ReLU6 fused.

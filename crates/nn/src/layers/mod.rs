@@ -5,6 +5,7 @@
 //! * a 1×1 convolution is one GEMM over `(B·H·W, C_in) × (C_in, C_out)` with no copy,
 //! * a k×k convolution is an NHWC im2col + one GEMM per chunk,
 //! * a depthwise convolution is a direct kernel vectorized over channels,
+//! * an inverted-residual block (expand → depthwise → project) runs fused, strip by strip,
 //! * BatchNorm is folded into the convolution's weight and bias at load time, and the bias,
 //!   residual and activation are applied in the same pass over the GEMM output
 //!
@@ -15,6 +16,7 @@
 
 mod batch_norm;
 mod conv;
+mod inverted_residual;
 mod layer_norm;
 mod linear;
 mod pool;
@@ -22,6 +24,7 @@ mod pool;
 pub use crate::kernels::{Activation, Padding};
 pub use batch_norm::BatchNorm;
 pub use conv::{Conv, ConvShape};
+pub use inverted_residual::InvertedResidual;
 pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use pool::{global_avg_pool, max_pool_3x3_s2};
@@ -41,4 +44,12 @@ pub fn ensure_f32(x: &Tensor) -> Result<Tensor> {
     } else {
         x.to_dtype(DType::F32)?
     })
+}
+
+/// A tensor of [`crate::kernels::test_values`], for the layers' tests.
+#[cfg(test)]
+pub(crate) fn test_tensor(shape: &[usize], seed: u64) -> Tensor {
+    let n = shape.iter().product();
+    let v = crate::kernels::test_values(n, seed);
+    Tensor::from_vec(v, shape, &candle_core::Device::Cpu).expect("shape matches")
 }

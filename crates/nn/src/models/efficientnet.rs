@@ -8,7 +8,9 @@
 
 use crate::checkpoint::Weights;
 use crate::error::Result;
-use crate::layers::{global_avg_pool, to_nhwc, Activation, Conv, ConvShape, Linear, Padding};
+use crate::layers::{
+    global_avg_pool, to_nhwc, Activation, Conv, ConvShape, InvertedResidual, Linear, Padding,
+};
 use candle_core::{Device, Tensor};
 
 /// Width/depth multipliers and the static input size of an EfficientNet-Lite.
@@ -64,17 +66,10 @@ const BN_EPS: f64 = 1e-3;
 const STEM: usize = 32;
 const HEAD: usize = 1280;
 
-struct MbConv {
-    expand: Option<Conv>,
-    depthwise: Conv,
-    project: Conv,
-    skip: bool,
-}
-
 /// An EfficientNet-Lite with folded BatchNorms.
 pub struct EfficientNetLite {
     stem: Conv,
-    blocks: Vec<MbConv>,
+    blocks: Vec<InvertedResidual>,
     head: Conv,
     fc: Option<Linear>,
 }
@@ -151,7 +146,7 @@ impl EfficientNetLite {
                     pointwise(mid, cout),
                     Activation::Identity,
                 )?;
-                blocks.push(MbConv {
+                blocks.push(InvertedResidual {
                     expand: expand_conv,
                     depthwise,
                     project,
@@ -180,12 +175,7 @@ impl EfficientNetLite {
     pub fn forward(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
         let mut x = self.stem.forward(&to_nhwc(x)?, None)?;
         for b in &self.blocks {
-            let input = x.clone();
-            if let Some(e) = &b.expand {
-                x = e.forward(&x, None)?;
-            }
-            x = b.depthwise.forward(&x, None)?;
-            x = b.project.forward(&x, b.skip.then_some(&input))?;
+            x = b.forward(&x)?;
         }
         let x = self.head.forward(&x, None)?;
         let features = global_avg_pool(&x)?;
