@@ -1,6 +1,7 @@
 //! The GEMM of a dense convolution on NHWC rows, bias, residual and activation fused.
 
-use super::{cpu_slice, Activation};
+use super::im2col::gather_windows;
+use super::{cpu_slice, with_scratch, Activation, Geometry};
 use candle_core::{CpuStorage, Layout, Shape};
 use faer::{MatMut, MatRef};
 use hiercog_linalg::gemm_sequential;
@@ -26,20 +27,34 @@ pub(crate) struct GemmOp<'a> {
 /// Floats of input plus output rows per block: ≈1 MiB, so a block stays in a core's L2.
 const BLOCK_FLOATS: usize = 1 << 18;
 
+/// Where a GEMM's rows come from.
+pub(super) enum Rows<'a> {
+    /// `(rows, K)` row-major: the NHWC pixels of a 1×1 convolution, or a linear layer's input.
+    Dense(&'a [f32]),
+    /// The `k × k` windows of a convolution over NHWC images (`x`, shaped by `g`), gathered
+    /// (im2col) one block of rows at a time into a per-thread buffer, never as a whole matrix.
+    Windows { x: &'a [f32], g: &'a Geometry },
+}
+
 impl GemmOp<'_> {
-    fn run(
+    /// The GEMM over `rows` rows of `k` values from `input`, with the matching rows of
+    /// `residual`.
+    pub(super) fn run(
         &self,
-        x: &[f32],
-        layout: &Layout,
+        input: Rows<'_>,
+        rows: usize,
+        k: usize,
         residual: Option<&[f32]>,
     ) -> candle_core::Result<CpuStorage> {
-        let (rows, k) = layout.shape().dims2()?;
         let n = self.bias.len();
         if self.weight.len() != k * n {
             candle_core::bail!(
                 "gemm: {k}×{n} weight expected, got {} values",
                 self.weight.len()
             );
+        }
+        if residual.is_some_and(|r| r.len() != rows * n) {
+            candle_core::bail!("gemm: a residual of {rows} rows of {n} expected");
         }
         let block = (BLOCK_FLOATS / (k + n)).clamp(16, 4096);
         let w = MatRef::from_row_major_slice(self.weight, k, n);
@@ -54,7 +69,15 @@ impl GemmOp<'_> {
                 let r = dst.len() / n;
                 let first = i * block;
                 let res = residual.map(|res| &res[first * n..][..r * n]);
-                gemm_rows(&x[first * k..][..r * k], w, self.bias, res, self.act, dst);
+                match input {
+                    Rows::Dense(x) => {
+                        gemm_rows(&x[first * k..][..r * k], w, self.bias, res, self.act, dst)
+                    }
+                    Rows::Windows { x, g } => with_scratch(r * k, |a| {
+                        gather_windows(x, g, first, a);
+                        gemm_rows(a, w, self.bias, res, self.act, dst)
+                    }),
+                }
             });
         // SAFETY: every block was written above.
         unsafe { out.set_len(len) };
@@ -147,7 +170,11 @@ impl candle_core::CustomOp1 for GemmOp<'_> {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = cpu_slice(storage, layout, self.name())?;
-        Ok((self.run(x, layout, None)?, self.out_shape(layout)?))
+        let (rows, k) = layout.shape().dims2()?;
+        Ok((
+            self.run(Rows::Dense(x), rows, k, None)?,
+            self.out_shape(layout)?,
+        ))
     }
 }
 
@@ -165,15 +192,8 @@ impl candle_core::CustomOp2 for GemmOp<'_> {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = cpu_slice(storage, layout, self.name())?;
         let res = cpu_slice(res_storage, res_layout, self.name())?;
-        let (rows, _) = layout.shape().dims2()?;
-        if res.len() != rows * self.bias.len() {
-            candle_core::bail!(
-                "{}: residual of {} values for {rows} rows of {}",
-                self.name(),
-                res.len(),
-                self.bias.len()
-            );
-        }
-        Ok((self.run(x, layout, Some(res))?, self.out_shape(layout)?))
+        let (rows, k) = layout.shape().dims2()?;
+        let out = self.run(Rows::Dense(x), rows, k, Some(res))?;
+        Ok((out, self.out_shape(layout)?))
     }
 }

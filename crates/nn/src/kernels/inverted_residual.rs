@@ -6,13 +6,12 @@
 //! Layer by layer, EfficientNet-Lite0's depthwise kernel spent most of its time waiting for
 //! those activations (its loads, not its FMAs, were the hot instructions).
 
-use super::depthwise::{Filter, Geometry};
+use super::depthwise::Filter;
 use super::gemm::gemm_rows;
-use super::{cpu_slice, DepthwiseOp, GemmOp};
+use super::{cpu_slice, with_scratch, DepthwiseOp, GemmOp, Geometry};
 use candle_core::{CpuStorage, Layout, Shape};
 use faer::MatRef;
 use rayon::prelude::*;
-use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
@@ -68,12 +67,6 @@ impl Tiling {
     }
 }
 
-thread_local! {
-    /// Each thread's expanded rows and depthwise rows, kept between tasks and calls (a fresh
-    /// allocation of this size per task would be an `mmap` page-faulted in each time).
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
 impl InvertedResidualOp<'_> {
     fn check(&self, cin: usize) -> candle_core::Result<(usize, usize)> {
         let mid = self.depthwise.bias.len();
@@ -93,6 +86,20 @@ impl InvertedResidualOp<'_> {
         Ok((mid, cout))
     }
 
+    /// Expanded rows a strip of `strip_rows` output rows reads (none without expansion: the
+    /// depthwise convolution reads the block's input).
+    fn ring_rows(&self, g: &Geometry, strip_rows: usize) -> usize {
+        match self.expand {
+            Some(_) => ((strip_rows - 1) * g.s + g.k).min(g.h),
+            None => 0,
+        }
+    }
+
+    /// Floats of scratch a band needs: the ring of expanded rows and one strip of depthwise rows.
+    fn scratch_len(&self, g: &Geometry, strip_rows: usize) -> usize {
+        self.ring_rows(g, strip_rows) * g.w * g.c + strip_rows * g.ow * g.c
+    }
+
     /// Output rows `oys` of one image into `dst`, strip by strip. `ring` holds expanded rows
     /// (row `iy` in slot `iy % cap`), `dw` the strip's depthwise output rows.
     #[allow(clippy::too_many_arguments)]
@@ -103,19 +110,12 @@ impl InvertedResidualOp<'_> {
         g: &Geometry,
         strip_rows: usize,
         oys: Range<usize>,
-        scratch: &mut Vec<f32>,
+        scratch: &mut [f32],
         dst: &mut [MaybeUninit<f32>],
     ) {
         let (mid, cout) = (g.c, self.project.bias.len());
         let row_len = g.w * mid;
-        let cap = match self.expand {
-            Some(_) => ((strip_rows - 1) * g.s + g.k).min(g.h),
-            None => 0,
-        };
-        let need = cap * row_len + strip_rows * g.ow * mid;
-        if scratch.len() < need {
-            scratch.resize(need, 0.0);
-        }
+        let cap = self.ring_rows(g, strip_rows);
         let (ring, dw) = scratch.split_at_mut(cap * row_len);
         let filter = Filter {
             taps: self.depthwise.taps,
@@ -191,17 +191,8 @@ impl candle_core::CustomOp1 for InvertedResidualOp<'_> {
         let (b, h, w, cin) = layout.shape().dims4()?;
         let (mid, cout) = self.check(cin)?;
         let (k, s, p) = (self.depthwise.k, self.depthwise.stride, self.depthwise.pad);
-        let oh = (h + p.top + p.bottom - k) / s + 1;
-        let ow = (w + p.left + p.right - k) / s + 1;
-        let g = Geometry {
-            h,
-            w,
-            c: mid,
-            k,
-            s,
-            p,
-            ow,
-        };
+        let g = Geometry::new(h, w, mid, k, s, p);
+        let (oh, ow) = (g.oh(), g.ow);
         let tiling = self
             .tiling
             .unwrap_or_else(|| Tiling::for_block(&g, oh, self.expand.is_some()));
@@ -219,7 +210,8 @@ impl candle_core::CustomOp1 for InvertedResidualOp<'_> {
                     .for_each(|(j, band_out)| {
                         let oy0 = j * tiling.band_rows;
                         let oys = oy0..oy0 + band_out.len() / (ow * cout);
-                        SCRATCH.with_borrow_mut(|scratch| {
+                        let len = self.scratch_len(&g, tiling.strip_rows);
+                        with_scratch(len, |scratch| {
                             self.band(img, cin, &g, tiling.strip_rows, oys, scratch, band_out)
                         });
                     });

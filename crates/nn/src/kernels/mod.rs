@@ -6,21 +6,25 @@
 //! * [`GemmOp`]: the GEMM of a 1×1 convolution straight on the NHWC rows (or of a k×k one on
 //!   im2col rows), in cache-sized row blocks, bias, residual and activation applied to each
 //!   block as soon as it is computed,
-//! * [`Im2colOp`]: NHWC im2col (contiguous `C`-long copies) feeding that GEMM,
+//! * [`ConvGemmOp`]: a k×k convolution as that GEMM over its windows, gathered (NHWC im2col)
+//!   one cache-sized block at a time,
 //! * [`DepthwiseOp`]: a direct depthwise convolution vectorized over channels (AVX-512 or
 //!   AVX2+FMA picked at run time), bias and activation fused,
 //! * [`InvertedResidualOp`]: expand GEMM → depthwise → project GEMM (+ input) of a
-//!   MobileNet-V2/EfficientNet block run strip by strip, the expanded rows kept in cache.
+//!   MobileNet-V2/EfficientNet block run strip by strip, the expanded rows kept in cache,
+//! * [`ToNhwcOp`], [`GlobalAvgPoolOp`]: NCHW → NHWC and the global average pool.
 
 mod depthwise;
 mod gemm;
 mod im2col;
 mod inverted_residual;
+mod layout;
 
 pub(crate) use depthwise::DepthwiseOp;
 pub(crate) use gemm::GemmOp;
-pub(crate) use im2col::Im2colOp;
+pub(crate) use im2col::ConvGemmOp;
 pub(crate) use inverted_residual::{InvertedResidualOp, Tiling};
+pub(crate) use layout::{GlobalAvgPoolOp, ToNhwcOp};
 
 use crate::error::Result;
 use candle_core::{CpuStorage, Layout, Tensor};
@@ -121,6 +125,70 @@ impl Padding {
     pub(crate) fn is_zero(&self) -> bool {
         *self == Padding::default()
     }
+}
+
+/// Sizes of a convolution's input (`h × w × c` per image, NHWC), its square kernel, stride and
+/// padding, and the output width.
+pub(super) struct Geometry {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub k: usize,
+    pub s: usize,
+    pub p: Padding,
+    pub ow: usize,
+}
+
+impl Geometry {
+    pub fn new(h: usize, w: usize, c: usize, k: usize, s: usize, p: Padding) -> Self {
+        let ow = (w + p.left + p.right - k) / s + 1;
+        Geometry {
+            h,
+            w,
+            c,
+            k,
+            s,
+            p,
+            ow,
+        }
+    }
+
+    /// Output height.
+    pub fn oh(&self) -> usize {
+        (self.h + self.p.top + self.p.bottom - self.k) / self.s + 1
+    }
+
+    /// The first input row or column of output `o`'s window (negative on padding) and the taps
+    /// `lo..hi` of it that fall inside the image.
+    fn inside(&self, o: usize, pad: usize, size: usize) -> (isize, usize, usize) {
+        let first = (o * self.s) as isize - pad as isize;
+        let lo = (-first).clamp(0, self.k as isize) as usize;
+        let hi = (size as isize - first).clamp(0, self.k as isize) as usize;
+        (first, lo, hi.max(lo))
+    }
+
+    /// The input rows output row `oy` reads (clipped to the image).
+    pub fn input_rows(&self, oy: usize) -> std::ops::Range<usize> {
+        let (first, lo, hi) = self.inside(oy, self.p.top, self.h);
+        (first + lo as isize) as usize..(first + hi as isize) as usize
+    }
+}
+
+thread_local! {
+    /// Each thread's scratch floats, kept between tasks and calls (a fresh allocation of a few
+    /// MiB per task would be an `mmap` page-faulted in each time).
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer, grown to at least `len` floats (contents left
+/// from earlier calls). Not re-entrant: `f` must not call it again.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with_borrow_mut(|v| {
+        if v.len() < len {
+            v.resize(len, 0.0);
+        }
+        f(&mut v[..len])
+    })
 }
 
 /// The contiguous `f32` data of a custom op's input.

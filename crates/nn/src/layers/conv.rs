@@ -3,7 +3,7 @@
 use super::{Activation, BatchNorm, Padding};
 use crate::checkpoint::Weights;
 use crate::error::Result;
-use crate::kernels::{DepthwiseOp, GemmOp, Im2colOp};
+use crate::kernels::{ConvGemmOp, DepthwiseOp, GemmOp};
 use candle_core::{Device, Tensor};
 
 enum Kernel {
@@ -44,9 +44,6 @@ pub struct ConvShape {
     /// 1 (dense) or `cin` (depthwise).
     pub groups: usize,
 }
-
-/// Largest im2col buffer built at once (floats); bigger batches are processed in chunks.
-const IM2COL_CHUNK: usize = 16 << 20;
 
 impl Conv {
     /// Builds a convolution from a PyTorch `(O, I/groups, k, k)` weight (host, f32), an optional
@@ -196,47 +193,34 @@ impl Conv {
                 }
             }
             Kernel::Dense(m) => {
-                let op = GemmOp {
+                let gemm = GemmOp {
                     weight: m,
                     bias: &self.bias_host,
                     act: self.act,
                 };
                 let cout = self.out_channels();
-                // `rows` (rows, K) through the GEMM, with the matching rows of the residual.
-                let gemm = |rows: &Tensor, first_image: usize, images: usize| -> Result<Tensor> {
-                    Ok(match residual {
+                if self.k == 1 && self.stride == 1 && self.pad.is_zero() {
+                    let rows = x.reshape((b * h * w, c))?;
+                    let y = match residual {
                         Some(r) => {
-                            let r = r
-                                .narrow(0, first_image, images)?
-                                .contiguous()?
-                                .reshape((images * oh * ow, cout))?;
-                            rows.apply_op2_no_bwd(&r, &op)?
+                            let r = r.contiguous()?.reshape((b * h * w, cout))?;
+                            rows.apply_op2_no_bwd(&r, &gemm)?
                         }
-                        None => rows.apply_op1_no_bwd(&op)?,
-                    })
-                };
-                let y = if self.k == 1 && self.stride == 1 && self.pad.is_zero() {
-                    gemm(&x.reshape((b * h * w, c))?, 0, b)?
+                        None => rows.apply_op1_no_bwd(&gemm)?,
+                    };
+                    Ok(y.reshape((b, oh, ow, cout))?)
                 } else {
-                    let per_image = oh * ow * self.k * self.k * c;
-                    let chunk = (IM2COL_CHUNK / per_image.max(1)).clamp(1, b);
-                    let mut parts = Vec::with_capacity(b.div_ceil(chunk));
-                    for start in (0..b).step_by(chunk) {
-                        let n = chunk.min(b - start);
-                        let cols = x.narrow(0, start, n)?.apply_op1_no_bwd(&Im2colOp {
-                            k: self.k,
-                            stride: self.stride,
-                            pad: self.pad,
-                        })?;
-                        parts.push(gemm(&cols, start, n)?);
-                    }
-                    if parts.len() == 1 {
-                        parts.pop().expect("one part")
-                    } else {
-                        Tensor::cat(&parts, 0)?
-                    }
-                };
-                Ok(y.reshape((b, oh, ow, cout))?)
+                    let op = ConvGemmOp {
+                        gemm,
+                        k: self.k,
+                        stride: self.stride,
+                        pad: self.pad,
+                    };
+                    Ok(match residual {
+                        Some(r) => x.apply_op2_no_bwd(&r.contiguous()?, &op)?,
+                        None => x.apply_op1_no_bwd(&op)?,
+                    })
+                }
             }
         }
     }

@@ -34,6 +34,11 @@ use candle_core::{DType, Tensor};
 
 /// NCHW input to NHWC, contiguous.
 pub fn to_nhwc(x: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        return Ok(x
+            .contiguous()?
+            .apply_op1_no_bwd(&crate::kernels::ToNhwcOp)?);
+    }
     Ok(x.permute((0, 2, 3, 1))?.contiguous()?)
 }
 

@@ -2,10 +2,14 @@
 
 use super::to_nhwc;
 use crate::error::Result;
-use candle_core::Tensor;
+use crate::kernels::GlobalAvgPoolOp;
+use candle_core::{DType, Tensor};
 
 /// Global average pooling of NHWC to `(B, C)`.
 pub fn global_avg_pool(x: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        return Ok(x.contiguous()?.apply_op1_no_bwd(&GlobalAvgPoolOp)?);
+    }
     let (b, h, w, c) = x.dims4()?;
     Ok(x.reshape((b, h * w, c))?.mean(1)?)
 }
