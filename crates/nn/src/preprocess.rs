@@ -67,9 +67,7 @@ impl Preprocess {
 
     /// Resize, crop and normalize an RGB image into CHW floats.
     pub fn apply(&self, img: &RgbImage) -> Vec<f32> {
-        let resized = resize_shorter_side(img, self.resize);
-        let crop = center_crop(&resized, self.crop);
-        self.normalize(&crop)
+        self.normalize(&resize_and_center_crop(img, self.resize, self.crop))
     }
 
     /// `ToTensor` + `Normalize` of an 8-bit RGB image into CHW floats.
@@ -111,13 +109,28 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
 /// torchvision's `Resize(size)` with an int: the shorter side becomes `size`, the longer one
 /// `int(size * long / short)` (truncated), Pillow bicubic with antialiasing.
 pub fn resize_shorter_side(img: &RgbImage, size: u32) -> RgbImage {
-    let (w, h) = img.dimensions();
-    let (nw, nh) = if w <= h {
+    let (nw, nh) = shorter_side_size(img.dimensions(), size);
+    resize_bicubic(img, nw, nh)
+}
+
+fn shorter_side_size((w, h): (u32, u32), size: u32) -> (u32, u32) {
+    if w <= h {
         (size, (size as u64 * h as u64 / w as u64) as u32)
     } else {
         ((size as u64 * w as u64 / h as u64) as u32, size)
-    };
-    resize_bicubic(img, nw, nh)
+    }
+}
+
+/// [`center_crop`]`(`[`resize_shorter_side`]`(img, resize), crop)`, the same pixels, computing
+/// only the cropped part of the resized image.
+pub fn resize_and_center_crop(img: &RgbImage, resize: u32, crop: u32) -> RgbImage {
+    let (nw, nh) = shorter_side_size(img.dimensions(), resize);
+    if nw < crop || nh < crop {
+        return center_crop(&resize_bicubic(img, nw, nh), crop);
+    }
+    let top = round_half_even((nh - crop) as f64 / 2.0);
+    let left = round_half_even((nw - crop) as f64 / 2.0);
+    resize_bicubic_region(img, nw, nh, left, top, crop, crop)
 }
 
 /// torchvision's `CenterCrop(size)`: offsets `round((dim − size) / 2)` with Python's
@@ -208,76 +221,100 @@ fn precompute_taps(in_size: u32, out_size: u32) -> Taps {
     }
 }
 
-fn clip8(v: i64) -> u8 {
+fn clip8(v: i32) -> u8 {
     (v >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
 /// Pillow's antialiased bicubic resize of an RGB image (horizontal pass, then vertical, each
 /// rounded to 8 bits), so results match `PIL.Image.resize(..., BICUBIC)` exactly.
 pub fn resize_bicubic(img: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
+    resize_bicubic_region(img, out_w, out_h, 0, 0, out_w, out_h)
+}
+
+/// The `w × h` region at (`left`, `top`) of [`resize_bicubic`]`(img, out_w, out_h)`, computing
+/// only its pixels (each exactly as the whole resize would): a center crop after the resize
+/// skips the columns and rows it would throw away.
+#[allow(clippy::too_many_arguments)]
+fn resize_bicubic_region(
+    img: &RgbImage,
+    out_w: u32,
+    out_h: u32,
+    left: u32,
+    top: u32,
+    w: u32,
+    h: u32,
+) -> RgbImage {
     let (in_w, in_h) = img.dimensions();
     let src = img.as_raw();
-    let horiz = precompute_taps(in_w, out_w);
-    let vert = precompute_taps(in_h, out_h);
+    let (cols, out_rows) = (
+        left as usize..(left + w) as usize,
+        top as usize..(top + h) as usize,
+    );
     let need_h = out_w != in_w;
     let need_v = out_h != in_h;
-    let half = 1i64 << (PRECISION_BITS - 1);
+    let horiz = precompute_taps(in_w, out_w);
+    let vert = precompute_taps(in_h, out_h);
+    // Pillow accumulates in 32-bit integers; the sums stay below 2^31 (weights sum to 2^22).
+    let half = 1i32 << (PRECISION_BITS - 1);
 
-    // Horizontal pass over only the rows the vertical pass reads.
-    let (row0, rows) = if need_v {
-        let first = vert.bounds[0].0;
-        let (lmin, lcnt) = vert.bounds[out_h as usize - 1];
-        (first, lmin + lcnt - first)
+    // Horizontal pass over only the input rows the vertical pass reads.
+    let rows = if need_v {
+        let first = vert.bounds[out_rows.start].0;
+        let (lmin, lcnt) = vert.bounds[out_rows.end - 1];
+        first..lmin + lcnt
     } else {
-        (0, in_h as usize)
+        out_rows.clone()
     };
-    let (tmp, tmp_w) = if need_h {
-        let ow = out_w as usize;
-        let mut tmp = vec![0u8; rows * ow * 3];
-        for y in 0..rows {
-            let in_row = &src[(y + row0) * in_w as usize * 3..][..in_w as usize * 3];
-            let out_row = &mut tmp[y * ow * 3..][..ow * 3];
-            for xx in 0..ow {
+    let tmp_w = cols.len();
+    let tmp = if need_h {
+        let mut tmp = vec![0u8; rows.len() * tmp_w * 3];
+        for (y, out_row) in rows.clone().zip(tmp.chunks_mut(tmp_w * 3)) {
+            let in_row = &src[y * in_w as usize * 3..][..in_w as usize * 3];
+            for (xx, out_px) in cols.clone().zip(out_row.chunks_mut(3)) {
                 let (xmin, xcnt) = horiz.bounds[xx];
                 let k = &horiz.weights[xx * horiz.ksize..][..xcnt];
                 let mut acc = [half; 3];
-                for (x, &kw) in k.iter().enumerate() {
-                    let p = &in_row[(xmin + x) * 3..][..3];
+                for (p, &kw) in in_row[xmin * 3..][..xcnt * 3].chunks(3).zip(k) {
                     for c in 0..3 {
-                        acc[c] += p[c] as i64 * kw as i64;
+                        acc[c] += p[c] as i32 * kw;
                     }
                 }
                 for c in 0..3 {
-                    out_row[xx * 3 + c] = clip8(acc[c]);
+                    out_px[c] = clip8(acc[c]);
                 }
             }
         }
-        (tmp, ow)
+        tmp
     } else {
-        (
-            src[row0 * in_w as usize * 3..][..rows * in_w as usize * 3].to_vec(),
-            in_w as usize,
-        )
+        let row_len = in_w as usize * 3;
+        rows.clone()
+            .flat_map(|y| &src[y * row_len..][cols.start * 3..cols.end * 3])
+            .copied()
+            .collect()
     };
     if !need_v {
-        return RgbImage::from_raw(tmp_w as u32, rows as u32, tmp).expect("buffer sized above");
+        return RgbImage::from_raw(w, h, tmp).expect("buffer sized above");
     }
-    let oh = out_h as usize;
-    let mut out = vec![0u8; oh * tmp_w * 3];
-    for yy in 0..oh {
+    let row_len = tmp_w * 3;
+    let mut out = vec![0u8; out_rows.len() * row_len];
+    // Tap by tap over whole rows (the same sums in the same order as pixel by pixel, but
+    // contiguous, so they vectorize).
+    let mut acc = vec![0i32; row_len];
+    for (yy, out_row) in out_rows.zip(out.chunks_mut(row_len)) {
         let (ymin, ycnt) = vert.bounds[yy];
-        let ymin = ymin - row0;
         let k = &vert.weights[yy * vert.ksize..][..ycnt];
-        let out_row = &mut out[yy * tmp_w * 3..][..tmp_w * 3];
-        for (i, o) in out_row.iter_mut().enumerate() {
-            let mut acc = half;
-            for (y, &kw) in k.iter().enumerate() {
-                acc += tmp[(ymin + y) * tmp_w * 3 + i] as i64 * kw as i64;
+        acc.fill(half);
+        for (y, &kw) in k.iter().enumerate() {
+            let in_row = &tmp[(ymin - rows.start + y) * row_len..][..row_len];
+            for (a, &v) in acc.iter_mut().zip(in_row) {
+                *a += v as i32 * kw;
             }
-            *o = clip8(acc);
+        }
+        for (o, &a) in out_row.iter_mut().zip(&acc) {
+            *o = clip8(a);
         }
     }
-    RgbImage::from_raw(tmp_w as u32, out_h, out).expect("buffer sized above")
+    RgbImage::from_raw(w, h, out).expect("buffer sized above")
 }
 
 #[cfg(test)]
@@ -307,6 +344,24 @@ mod tests {
                     "{i}->{o}: {s}"
                 );
             }
+        }
+    }
+
+    /// The fused resize + crop gives the two-step pixels, for downscales, upscales, one side
+    /// unchanged, and crops larger than the resized image.
+    #[test]
+    fn resize_and_crop_fused_equals_two_steps() {
+        let img = RgbImage::from_fn(61, 43, |x, y| {
+            image::Rgb([
+                (x * 7 + y * 3) as u8,
+                (x * y) as u8,
+                (255 - x * 4 + y) as u8,
+            ])
+        });
+        for (resize, crop) in [(24, 20), (43, 40), (43, 43), (90, 64), (30, 31), (24, 50)] {
+            let two_steps = center_crop(&resize_shorter_side(&img, resize), crop);
+            let fused = resize_and_center_crop(&img, resize, crop);
+            assert_eq!(fused, two_steps, "resize {resize}, crop {crop}");
         }
     }
 

@@ -2,7 +2,7 @@
 //! the full image pipeline, against reference values from `fixtures/make_fixtures.py`.
 
 use candle_core::{DType, Device, Tensor};
-use hiercog_nn::preprocess::{center_crop, decode_rgb, resize_shorter_side};
+use hiercog_nn::preprocess::{decode_rgb, resize_and_center_crop};
 use hiercog_nn::{model_spec, Arch, Backbone, Checkpoint, ModelSpec, Preprocess};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -234,7 +234,7 @@ fn resize_and_crop_match_pillow() {
         let want = r(key).to_dtype(DType::F32).unwrap();
         for (i, name) in PHOTOS.iter().enumerate() {
             let img = decode_rgb(&fixture(&format!("images/{name}"))).unwrap();
-            let crop = center_crop(&resize_shorter_side(&img, size), size);
+            let crop = resize_and_center_crop(&img, size, size);
             let got = Tensor::from_vec(
                 crop.into_raw(),
                 (size as usize, size as usize, 3),
