@@ -139,8 +139,9 @@ const BLOCKS_PER_PASS: usize = 4;
 /// order, the same for every path), then activate and store once. Keeping the sums out of
 /// memory halves the loads per FMA. One block of 16 channels alone is one dependent FMA chain,
 /// latency-bound (it was 30 % of EfficientNet-Lite0's forward pass), so sums are computed side
-/// by side: [`Isa::PIXELS`] neighbouring pixels inside the image (each tap loaded once for all
-/// of them), or [`BLOCKS_PER_PASS`] channel blocks of one pixel at the edges.
+/// by side: the neighbouring pixels of an [`Isa::TILES`] tile inside the image (each tap
+/// loaded once for all of them), or [`BLOCKS_PER_PASS`] channel blocks of one pixel at the
+/// edges and where no tile fits.
 #[inline(always)]
 fn depthwise_row_impl<I: Isa>(
     rows: &[&[f32]],
@@ -150,7 +151,6 @@ fn depthwise_row_impl<I: Isa>(
     dst: &mut [MaybeUninit<f32>],
 ) {
     let (c, bias, act) = (g.c, f.bias, f.act);
-    const { assert!(I::PIXELS >= 1) };
     let wide = c / (LANES * BLOCKS_PER_PASS) * (LANES * BLOCKS_PER_PASS);
     let blocks = c / LANES * LANES;
     // Outputs whose window lies inside the image horizontally: ox_lo..ox_hi.
@@ -169,16 +169,17 @@ fn depthwise_row_impl<I: Isa>(
             kx: kx0..kx1,
             step: g.s * c,
         };
-        let pixels = if I::PIXELS > 1 && ox >= ox_lo && ox + I::PIXELS <= ox_hi && blocks > 0 {
-            I::PIXELS
-        } else {
-            1
+        // The widest tile that fits inside the image from here, if any.
+        let tile = match ox >= ox_lo && blocks > 0 {
+            true => I::TILES.iter().find(|&&(p, _)| ox + p <= ox_hi),
+            false => None,
         };
+        let pixels = tile.map_or(1, |&(p, _)| p);
         let out = &mut dst[ox * c..][..pixels * c];
-        if pixels > 1 {
+        if let Some(&(_, interior)) = tile {
             for cb in (0..blocks).step_by(LANES) {
                 // SAFETY: `I` is the instruction set the caller checked the CPU for.
-                unsafe { I::INTERIOR(&window, cb, bias, act, &mut out[cb..]) };
+                unsafe { interior(&window, cb, bias, act, &mut out[cb..]) };
             }
         } else {
             for cb in (0..wide).step_by(LANES * BLOCKS_PER_PASS) {
@@ -285,8 +286,8 @@ impl Window<'_> {
     }
 }
 
-/// One block of [`LANES`] channels from `ch` for [`Isa::PIXELS`] pixels from `win`'s on, whose
-/// windows lie inside the image horizontally: that many independent sums in registers, each
+/// One block of [`LANES`] channels from `ch` for a tile of pixels from `win`'s on, whose
+/// windows lie inside the image horizontally: one independent sum in registers per pixel, each
 /// tap loaded once for all of them. Unsafe: the CPU must have the instruction set's features.
 type InteriorTile = unsafe fn(
     win: &Window<'_>,
@@ -300,10 +301,10 @@ type InteriorTile = unsafe fn(
 trait Isa {
     /// Fused multiply-adds in the portable tiles (the same rounding as the SIMD ones).
     const FMA: bool;
-    /// Output pixels per interior tile; 1: no interior tiles, every pixel by the portable ones.
-    const PIXELS: usize;
-    /// The interior tile (unused when `PIXELS` is 1).
-    const INTERIOR: InteriorTile;
+    /// Interior tiles, widest first: (pixels, kernel). Narrower ones cover what is left of a
+    /// row's interior (at 7 or 14 pixels wide, most of it). None: every pixel by the portable
+    /// blocks.
+    const TILES: &'static [(usize, InteriorTile)];
 }
 
 /// Plain Rust, for CPUs without AVX2 + FMA (and other architectures).
@@ -311,31 +312,32 @@ struct Portable;
 
 impl Isa for Portable {
     const FMA: bool = false;
-    const PIXELS: usize = 1;
-    const INTERIOR: InteriorTile =
-        |win, ch, bias, act, out| win.blocks::<1, Self>(ch, bias, act, out);
+    const TILES: &'static [(usize, InteriorTile)] = &[];
 }
 
-/// AVX-512: one register per 16 channels, 8 pixels per tile (8 of the 32 registers).
+/// AVX-512: one register per 16 channels, tiles of 8, 4 and 2 pixels.
 #[cfg(target_arch = "x86_64")]
 struct Avx512;
 
 #[cfg(target_arch = "x86_64")]
 impl Isa for Avx512 {
     const FMA: bool = true;
-    const PIXELS: usize = 8;
-    const INTERIOR: InteriorTile = interior_avx512::<8>;
+    const TILES: &'static [(usize, InteriorTile)] = &[
+        (8, interior_avx512::<8>),
+        (4, interior_avx512::<4>),
+        (2, interior_avx512::<2>),
+    ];
 }
 
-/// AVX2: two registers per 16 channels, 4 pixels per tile (8 of the 16 registers).
+/// AVX2: two registers per 16 channels, tiles of 4 and 2 pixels (at most 8 of the 16 registers).
 #[cfg(target_arch = "x86_64")]
 struct Avx2;
 
 #[cfg(target_arch = "x86_64")]
 impl Isa for Avx2 {
     const FMA: bool = true;
-    const PIXELS: usize = 4;
-    const INTERIOR: InteriorTile = interior_avx2::<4>;
+    const TILES: &'static [(usize, InteriorTile)] =
+        &[(4, interior_avx2::<4>), (2, interior_avx2::<2>)];
 }
 
 /// The input of `P` interior pixels at kernel tap `(ky, kx)` (from `win`'s first pixel on,
@@ -375,6 +377,17 @@ unsafe fn interior_avx512<const P: usize>(
     out: &mut [MaybeUninit<f32>],
 ) {
     use std::arch::x86_64::*;
+    let stride = win.step / win.c;
+    if win.kx.len() == win.k {
+        // SAFETY: same features.
+        match (win.k, stride) {
+            (3, 1) => return unsafe { interior_avx512_fixed::<P, 3, 1>(win, ch, bias, act, out) },
+            (3, 2) => return unsafe { interior_avx512_fixed::<P, 3, 2>(win, ch, bias, act, out) },
+            (5, 1) => return unsafe { interior_avx512_fixed::<P, 5, 1>(win, ch, bias, act, out) },
+            (5, 2) => return unsafe { interior_avx512_fixed::<P, 5, 2>(win, ch, bias, act, out) },
+            _ => {}
+        }
+    }
     let b: &[f32; LANES] = bias[ch..][..LANES].try_into().expect("LANES long");
     // SAFETY (all loads and stores below): each reads or writes LANES floats inside the
     // slice it is taken from (`x` is (P - 1)·step + LANES long, p < P).
@@ -395,6 +408,44 @@ unsafe fn interior_avx512<const P: usize>(
         let mut v = [0f32; LANES];
         unsafe { _mm512_storeu_ps(v.as_mut_ptr(), a) };
         store_lanes(v, act, &mut out[p * win.c..]);
+    }
+}
+
+/// [`interior_avx512`] for a `K × K` kernel at stride `S` known at compile time: the loops
+/// unroll, so an input column that several pixels of the tile read (pixel `p`'s tap `kx` is
+/// pixel `p + 1`'s tap `kx − S`) is loaded once per kernel row instead of once per tap.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn interior_avx512_fixed<const P: usize, const K: usize, const S: usize>(
+    win: &Window<'_>,
+    ch: usize,
+    bias: &[f32],
+    act: Activation,
+    out: &mut [MaybeUninit<f32>],
+) {
+    use std::arch::x86_64::*;
+    let c = win.c;
+    let b: &[f32; LANES] = bias[ch..][..LANES].try_into().expect("LANES long");
+    // SAFETY (all loads and stores below): each reads or writes LANES floats inside the
+    // slice it is taken from (`row` spans the tile's (P - 1)·S + K columns, `taps` the K taps).
+    let mut acc = [unsafe { _mm512_loadu_ps(b.as_ptr()) }; P];
+    for (j, row) in win.rows.iter().enumerate() {
+        let ky = win.ky0 + j;
+        let row = &row[win.col0 as usize * c + ch..][..((P - 1) * S + K - 1) * c + LANES];
+        let taps = &win.taps[ky * K * c + ch..][..(K - 1) * c + LANES];
+        for kx in 0..K {
+            let w = unsafe { _mm512_loadu_ps(taps.as_ptr().add(kx * c)) };
+            for (p, a) in acc.iter_mut().enumerate() {
+                let v = unsafe { _mm512_loadu_ps(row.as_ptr().add((p * S + kx) * c)) };
+                *a = _mm512_fmadd_ps(v, w, *a);
+            }
+        }
+    }
+    for (p, a) in acc.into_iter().enumerate() {
+        let mut v = [0f32; LANES];
+        unsafe { _mm512_storeu_ps(v.as_mut_ptr(), a) };
+        store_lanes(v, act, &mut out[p * c..]);
     }
 }
 
@@ -476,7 +527,14 @@ mod tests {
     /// models) run only the widest path the CPU has.
     #[test]
     fn instruction_sets_agree() {
-        for (h, w, c, k, s) in [(9, 29, 96, 3, 1), (9, 29, 35, 5, 2), (6, 13, 16, 5, 1)] {
+        let shapes = [
+            (9, 29, 96, 3, 1),
+            (9, 29, 48, 3, 2),
+            (9, 29, 35, 5, 2),
+            (6, 13, 16, 5, 1),
+            (8, 27, 32, 7, 1),
+        ];
+        for (h, w, c, k, s) in shapes {
             let g = Geometry::new(h, w, c, k, s, Padding::tf_same(h, w, k, s));
             let img = values(h * w * c, 1);
             let (taps, bias) = (values(k * k * c, 2), values(c, 3));
