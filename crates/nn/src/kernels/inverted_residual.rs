@@ -47,7 +47,8 @@ const STRIP_FLOATS: usize = 1 << 18;
 const BAND_ROWS: usize = 32;
 
 impl Tiling {
-    fn for_block(g: &Geometry, oh: usize, expands: bool) -> Tiling {
+    fn for_block(g: &Geometry, expands: bool) -> Tiling {
+        let oh = g.oh();
         let band_rows = oh.div_ceil(oh.div_ceil(BAND_ROWS));
         let mid = g.c;
         // A strip of r output rows holds (r - 1)·s + k expanded rows and r depthwise rows.
@@ -195,7 +196,7 @@ impl candle_core::CustomOp1 for InvertedResidualOp<'_> {
         let (oh, ow) = (g.oh(), g.ow);
         let tiling = self
             .tiling
-            .unwrap_or_else(|| Tiling::for_block(&g, oh, self.expand.is_some()));
+            .unwrap_or_else(|| Tiling::for_block(&g, self.expand.is_some()));
         let len = b * oh * ow * cout;
         // Not zeroed: every band writes all of its output rows.
         let mut out = Vec::with_capacity(len);

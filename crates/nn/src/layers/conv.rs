@@ -158,13 +158,18 @@ impl Conv {
     pub(crate) fn pointwise_op(&self) -> Option<GemmOp<'_>> {
         match &self.kernel {
             Kernel::Dense(m) if self.k == 1 && self.stride == 1 && self.pad.is_zero() => {
-                Some(GemmOp {
-                    weight: m,
-                    bias: &self.bias_host,
-                    act: self.act,
-                })
+                Some(self.gemm_op(m))
             }
             _ => None,
+        }
+    }
+
+    /// The GEMM of the dense kernel matrix `m` (`k·k·C_in × C_out`), bias and activation.
+    fn gemm_op<'a>(&'a self, m: &'a [f32]) -> GemmOp<'a> {
+        GemmOp {
+            weight: m,
+            bias: &self.bias_host,
+            act: self.act,
         }
     }
 
@@ -193,11 +198,7 @@ impl Conv {
                 }
             }
             Kernel::Dense(m) => {
-                let gemm = GemmOp {
-                    weight: m,
-                    bias: &self.bias_host,
-                    act: self.act,
-                };
+                let gemm = self.gemm_op(m);
                 let cout = self.out_channels();
                 if self.k == 1 && self.stride == 1 && self.pad.is_zero() {
                     let rows = x.reshape((b * h * w, c))?;
